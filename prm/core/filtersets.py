@@ -1,0 +1,33 @@
+"""Helpers for FilterSets: choice lists are scoped like everything else."""
+
+import django_filters
+from django_filters.widgets import BooleanWidget
+
+
+class AnyYesNoWidget(BooleanWidget):
+    """A yes/no filter whose empty choice reads "Any" (django-filter's says "Unknown")."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("", "Any"), ("true", "Yes"), ("false", "No")]
+
+
+def yes_no_filter(**kwargs) -> django_filters.BooleanFilter:
+    return django_filters.BooleanFilter(widget=AnyYesNoWidget, **kwargs)
+
+
+def visible_choices(model, **filters):
+    """A queryset callable for ModelChoiceFilter: only rows the requesting user may see.
+
+    django-filter's generated choice fields list every row of the related model; on a tenant
+    model that would print other partners' names into the filter form.
+    """
+
+    def queryset(request):
+        if request is None:
+            return model.objects.none()
+        rows = model.objects.visible_to(request.user)
+        # A filter across a to-many relation (a distributor has many resellers) repeats rows.
+        return rows.filter(**filters).distinct() if filters else rows
+
+    return queryset

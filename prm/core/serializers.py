@@ -1,0 +1,35 @@
+"""Serializers validate shape; the app's service does the write and the business checks."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, serializers
+
+
+class ServiceSerializerMixin:
+    """Routes create/update through a service and turns its errors into DRF errors.
+
+    A service raises Django's ValidationError (keyed by field) or PermissionDenied; the API
+    answers 400 naming the field, or 403, and nothing is saved.
+    """
+
+    def perform_service_create(self, actor, data):
+        raise NotImplementedError
+
+    def perform_service_update(self, actor, instance, data):
+        raise NotImplementedError
+
+    def create(self, validated_data):
+        return self._call(self.perform_service_create, self.context["request"].user, validated_data)
+
+    def update(self, instance, validated_data):
+        return self._call(self.perform_service_update, self.context["request"].user, instance, validated_data)
+
+    @staticmethod
+    def _call(function, *args):
+        try:
+            return function(*args)
+        except DjangoValidationError as error:
+            detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+            raise serializers.ValidationError(detail) from None
+        except PermissionDenied as error:
+            raise exceptions.PermissionDenied(str(error) or None) from None

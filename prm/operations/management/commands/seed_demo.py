@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand
+
+from prm.operations.demo import DEMO_PASSWORD, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (tiers, partners, customers, demo logins). Safe to run again: it changes nothing."
+
+    def handle(self, *args, **options):
+        summary = seed_demo()
+        created = summary.created
+        self.stdout.write(
+            f"{summary.vendor_name} demo: {summary.tiers} tiers, {summary.partners} partners, "
+            f"{summary.customers} customers, {summary.users} demo users "
+            f"(new this run: {created['partners']} partners, {created['customers']} customers, "
+            f"{created['users']} users)."
+        )
+        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
+        for email, who in summary.logins:
+            self.stdout.write(f"  {email:<20}{who}")

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from prm.core.views import healthz
+from prm.dashboards.views import home
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("partners/", include("prm.partners.urls")),
+    path("customers/", include("prm.customers.urls")),
+    path("", include("prm.accounts.urls")),
+    path("api/v1/", include("prm.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "prm.core.errors.permission_denied"
+handler404 = "prm.core.errors.page_not_found"
+handler500 = "prm.core.errors.server_error"

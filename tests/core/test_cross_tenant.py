@@ -1,0 +1,257 @@
+"""The one generic cross-tenant test.
+
+It walks every portal URL and every API route as a user of partner A against partner B's
+objects, as a rep against customers not assigned to them, as a customer against another
+customer, and anonymously. A new URL, API route or tenant model that this file does not know
+fails `test_every_url_is_classified` / `test_every_api_route_is_classified` /
+`test_every_tenant_model_is_checked`, so nothing new slips past it.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from prm.accounts.models import ApiKey, Invitation, User
+from prm.accounts.services import api_key_create, invitation_create
+from prm.api_urls import router
+from prm.core.tenancy import tenant_models
+from prm.customers.models import Customer
+from prm.partners.models import Partner, PartnerStageChange
+
+# Portal pages that show one object, by the model whose pk they take, and how they are reached.
+OBJECT_URLS = {
+    "partner_detail": (Partner, "get"),
+    "partner_edit": (Partner, "get"),
+    "customer_detail": (Customer, "get"),
+    "customer_edit": (Customer, "get"),
+    "invitation_revoke": (Invitation, "post"),
+    "api_key_revoke": (ApiKey, "post"),
+}
+# Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
+LIST_URLS = ["home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys"]
+# Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
+CREATE_URLS = ["partner_create", "customer_create", "invitation_create"]
+# Open to anyone (or to exactly the person holding a secret link).
+PUBLIC_URLS = {"healthz", "invitation_accept", "api_schema", "api_docs"}
+# Third-party URL sets with their own checks (allauth's sign-in pages, Django's admin).
+FOREIGN_NAMESPACES_OR_PREFIXES = ("account_", "mfa_", "admin:")
+
+# API routes by basename: the model, and how to find another tenant's object.
+API_ROUTES = {"partner": Partner, "customer": Customer, "user": User, "tier": None}
+
+
+def _portal_url_names(resolver=None, namespace=""):
+    names = set()
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if "api/v1" in str(entry.pattern):
+                continue
+            child_ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            names |= _portal_url_names(entry, child_ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            names.add(f"{namespace}{entry.name}")
+    return names
+
+
+def test_every_url_is_classified():
+    known = set(OBJECT_URLS) | set(LIST_URLS) | set(CREATE_URLS) | PUBLIC_URLS
+    unknown = {
+        name
+        for name in _portal_url_names()
+        if name not in known and not name.startswith(FOREIGN_NAMESPACES_OR_PREFIXES)
+    }
+    assert unknown == set(), f"add these URLs to the cross-tenant test: {sorted(unknown)}"
+
+
+def test_every_api_route_is_classified():
+    assert {basename for _prefix, _viewset, basename in router.registry} == set(API_ROUTES)
+
+
+def _owned_by_b(world):
+    """One row of every tenant model that belongs to partner B (or its customer)."""
+    invitation, _token = invitation_create(
+        invited_by=world.admin_b, email="new-b@test.example", role="partner_rep", partner=world.partner_b
+    )
+    return {
+        Partner: world.partner_b,
+        Customer: world.customer_b1,
+        User: world.customer_user_b1,
+        Invitation: invitation,
+        PartnerStageChange: PartnerStageChange.objects.create(
+            partner=world.partner_b, to_stage="sell", reason="test", changed_at="2026-01-01T00:00:00Z"
+        ),
+    }
+
+
+@pytest.mark.django_db
+def test_every_tenant_model_is_checked(world):
+    owned = _owned_by_b(world)
+    assert set(tenant_models()) == set(owned), "give _owned_by_b a row of each new tenant model"
+    for model, row in owned.items():
+        for outsider in (world.admin_a, world.rep_a, world.customer_user_a1):
+            assert not model.objects.visible_to(outsider).filter(pk=row.pk).exists(), (model, outsider)
+        # Positive control: the manager sees it, and so does B's admin.
+        assert model.objects.visible_to(world.manager).filter(pk=row.pk).exists(), model
+        assert model.objects.visible_to(world.admin_b).filter(pk=row.pk).exists(), model
+
+
+def _foreign_objects(world):
+    """(user, object they must not reach) for every model a portal URL takes."""
+    invitation_b, _ = invitation_create(
+        invited_by=world.admin_b, email="someone-b@test.example", role="partner_rep", partner=world.partner_b
+    )
+    key_b, _ = api_key_create(user=world.admin_b, name="B's key")
+    cases = []
+    for user in (world.admin_a, world.rep_a, world.customer_user_a1):
+        cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
+    # A rep sees only the customers assigned to them; a customer only itself.
+    cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
+    cases += [(world.customer_user_a1, world.partner_a)]
+    return cases
+
+
+@pytest.mark.django_db
+def test_object_urls_answer_404_across_tenants(world, client):
+    checked = 0
+    for user, obj in _foreign_objects(world):
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        for name, (model, method) in OBJECT_URLS.items():
+            if not isinstance(obj, model):
+                continue
+            url = reverse(name, args=[obj.pk])
+            response = getattr(client, method)(url)
+            assert response.status_code == 404, (user.email, name, obj, response.status_code)
+            if method == "get" and name.endswith("_edit"):
+                assert client.post(url, {"name": "hijacked"}).status_code == 404
+            checked += 1
+    assert checked >= 20
+    world.customer_b1.refresh_from_db()
+    assert world.customer_b1.name == "B1 Corp"
+
+
+@pytest.mark.django_db
+def test_object_urls_are_reachable_in_scope(world, client):
+    """The positive control: the same URLs work for someone who may see the object."""
+    client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(reverse("partner_detail", args=[world.partner_a.pk])).status_code == 200
+    assert client.get(reverse("customer_detail", args=[world.customer_a2.pk])).status_code == 200
+    assert client.get(reverse("customer_edit", args=[world.customer_a2.pk])).status_code == 200
+    client.force_login(world.rep_a, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(reverse("customer_detail", args=[world.customer_a1.pk])).status_code == 200
+    # A rep may look but not change: 403, because the object is visible to them.
+    assert client.get(reverse("customer_edit", args=[world.customer_a1.pk])).status_code == 403
+    client.force_login(world.customer_user_a1, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(reverse("customer_detail", args=[world.customer_a1.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_list_pages_leave_other_tenants_out(world, client):
+    _owned_by_b(world)
+    outsiders = {
+        world.admin_a: ["Beta Partners", "B1 Corp", "cust-b1@test.example", "new-b@test.example"],
+        world.rep_a: ["Beta Partners", "B1 Corp", "A2 Corp", "cust-a2@test.example"],
+        world.customer_user_a1: ["Beta Partners", "B1 Corp", "A2 Corp", "cust-a2@test.example"],
+    }
+    for user, forbidden in outsiders.items():
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        for name in LIST_URLS:
+            response = client.get(reverse(name))
+            assert response.status_code in (200, 403), (user.email, name, response.status_code)
+            body = response.content.decode()
+            for text in forbidden:
+                assert text not in body, (user.email, name, text)
+            # CSV exports are lists too.
+            if response.status_code == 200 and name.endswith("_list"):
+                export = b"".join(client.get(reverse(name), {"export": "csv"}).streaming_content).decode()
+                for text in forbidden:
+                    assert text not in export, (user.email, name, "csv", text)
+    # Positive control: the manager's lists do show B's rows.
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    assert "Beta Partners" in client.get(reverse("partner_list")).content.decode()
+    assert "B1 Corp" in client.get(reverse("customer_list")).content.decode()
+
+
+@pytest.mark.django_db
+def test_filter_choices_do_not_leak_other_partners(world, client):
+    client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
+    body = client.get(reverse("customer_list")).content.decode()
+    assert "Alpha Partners" in body and "Beta Partners" not in body
+    # Filtering on B's id finds nothing rather than B's customers.
+    response = client.get(reverse("customer_list"), {"reseller": world.partner_b.pk})
+    assert "B1 Corp" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_create_pages_refuse_roles_without_the_right(world, client):
+    expectations = {
+        world.manager: {"partner_create": 200, "customer_create": 200, "invitation_create": 200},
+        world.admin_a: {"partner_create": 403, "customer_create": 200, "invitation_create": 200},
+        world.rep_a: {"partner_create": 403, "customer_create": 403, "invitation_create": 403},
+        world.customer_user_a1: {"partner_create": 403, "customer_create": 403, "invitation_create": 200},
+        world.customer_viewer_a1: {"partner_create": 403, "customer_create": 403, "invitation_create": 403},
+    }
+    for user, statuses in expectations.items():
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        for name, status in statuses.items():
+            response = client.get(reverse(name))
+            assert response.status_code == status, (user.email, name, response.status_code)
+            if status == 200 and not user.is_manager:
+                assert "Beta Partners" not in response.content.decode()
+                assert "B1 Corp" not in response.content.decode()
+
+
+def _api_list_url(basename):
+    return reverse(f"{basename}-list")
+
+
+@pytest.mark.django_db
+def test_api_routes_scope_every_action(world, client):
+    owned = _owned_by_b(world)
+    cases = [(world.admin_a, owned), (world.rep_a, owned), (world.customer_user_a1, owned)]
+    cases.append((world.rep_a, {Customer: world.customer_a2}))
+    cases.append((world.customer_user_a1, {Customer: world.customer_a2, User: world.customer_user_a2}))
+    for user, foreign in cases:
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        for basename, model in API_ROUTES.items():
+            if model is None or model not in foreign:
+                continue
+            obj = foreign[model]
+            listing = client.get(_api_list_url(basename), {"page_size": 500}).json()
+            assert obj.pk not in {row["id"] for row in listing["results"]}, (user.email, basename)
+            detail = reverse(f"{basename}-detail", args=[obj.pk])
+            assert client.get(detail).status_code == 404, (user.email, basename)
+            assert client.patch(detail, {"name": "x"}, content_type="application/json").status_code in (404, 405)
+
+
+@pytest.mark.django_db
+def test_api_lists_are_paginated_and_scoped(world, client):
+    client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
+    body = client.get("/api/v1/customers/").json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert sorted(row["external_id"] for row in body["results"]) == ["cus_a1", "cus_a2"]
+    assert body["count"] == 2
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/api/v1/customers/").json()["count"] == 3
+
+
+@pytest.mark.django_db
+def test_anonymous_is_sent_to_sign_in(world, client):
+    login_url = reverse("account_login")
+    for name in LIST_URLS + CREATE_URLS:
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response["Location"].startswith(login_url), name
+    for name, (model, method) in OBJECT_URLS.items():
+        obj = {Partner: world.partner_a, Customer: world.customer_a1}.get(model)
+        if obj is None:
+            continue
+        response = getattr(client, method)(reverse(name, args=[obj.pk]))
+        assert response.status_code == 302 and response["Location"].startswith(login_url), name
+    for basename in API_ROUTES:
+        response = client.get(_api_list_url(basename))
+        assert response.status_code == 401, basename
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.django_db
+def test_public_urls_stay_public(client):
+    assert client.get(reverse("healthz")).json()["status"] == "ok"
+    assert client.get(reverse("account_login")).status_code == 200
