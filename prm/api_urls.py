@@ -1,15 +1,28 @@
 """/api/v1/: every route of ARCHITECTURE.md's table, registered as its issue lands."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from prm.accounts.api import UserViewSet
 from prm.customers.api import CustomerViewSet
 from prm.partners.api import PartnerViewSet, TierViewSet
+from prm.plans.api import MetricViewSet
+from prm.usage import api as usage_api
 
 router = DefaultRouter(trailing_slash=True)
 router.register("partners", PartnerViewSet, basename="partner")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("users", UserViewSet, basename="user")
 router.register("tiers", TierViewSet, basename="tier")
+router.register("metrics", MetricViewSet, basename="metric")
+router.register("quarantine", usage_api.QuarantineViewSet, basename="quarantine")
 
-urlpatterns = router.urls
+urlpatterns = [
+    # Ingestion keeps ARCHITECTURE.md's exact paths (no trailing slash: metering clients post here).
+    path("events", usage_api.EventsView.as_view(), name="events"),
+    path("events/batch", usage_api.EventBatchView.as_view(), name="events-batch"),
+    path("events/<int:pk>/void", usage_api.EventVoidView.as_view(), name="event-void"),
+    path("events/<int:pk>/replace", usage_api.EventReplaceView.as_view(), name="event-replace"),
+    path("usage", usage_api.UsageView.as_view(), name="usage"),
+    *router.urls,
+]

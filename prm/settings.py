@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "prm.accounts",
     "prm.partners",
     "prm.customers",
+    "prm.plans",
+    "prm.usage",
     "prm.operations",
     "prm.dashboards",
 ]
@@ -169,6 +171,8 @@ MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "PRM portal")
 # On whenever DEBUG is off; the demo (DEBUG on) leaves it off unless asked.
 PRM_MFA_REQUIRED_FOR_MANAGERS = env_bool("MFA_REQUIRED_FOR_MANAGERS", not DEBUG)
 
+# An ingestion request may carry 10,000 events; the body limit is checked while reading.
+PRM_INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
 PRM_INVITATION_TTL_DAYS = int(os.environ.get("INVITATION_TTL_DAYS", "7"))
 PRM_VENDOR_NAME = os.environ.get("VENDOR_NAME", "Northwind Cloud")
 # The portal's public address, for links in emails sent outside a request (invitations, alerts).

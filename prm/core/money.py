@@ -49,3 +49,9 @@ def parse_decimal(value) -> Decimal:
     if result is None or not result.is_finite():
         raise ValueError(f"{value!r} is not a finite number")
     return result
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A decimal as a plain string without trailing zeros or exponent: 1.500000 → "1.5", 1E+2 → "100"."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text

@@ -1,0 +1,65 @@
+"""Billable metrics (and, with the billing issue, plans, charges and price tiers)."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Aggregation(models.TextChoices):
+    """How a period's events become one quantity."""
+
+    COUNT = "count", "Count of events"
+    SUM = "sum", "Sum of a property"
+    MAX = "max", "Maximum of a property"
+    UNIQUE_COUNT = "unique_count", "Count of distinct values of a property"
+    LATEST = "latest", "Latest value of a property"
+
+
+code_validator = RegexValidator(
+    r"^[a-z][a-z0-9_.-]{0,63}$",
+    "Use lower-case letters, digits, '_', '.' or '-' (up to 64), starting with a letter.",
+)
+field_validator = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", "A property name: letters, digits and '_' (up to 64)."
+)
+
+
+class Metric(models.Model):
+    """What is metered: the event type it counts and how its events aggregate."""
+
+    code = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[code_validator],
+        help_text="The event's CloudEvents `type` (Lago `code`), e.g. api_calls.",
+    )
+    name = models.CharField(max_length=120)
+    unit = models.CharField(max_length=40, help_text="What one unit is, e.g. call, GB, machine-hour.")
+    aggregation = models.CharField(max_length=20, choices=Aggregation.choices)
+    field = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[field_validator],
+        help_text="The property that carries the value (sum, max, latest) or the distinct key (unique_count).",
+    )
+    allow_negative = models.BooleanField(
+        default=False, help_text="Whether a negative value (a correction, a refund of units) is accepted."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+    def get_absolute_url(self):
+        return reverse("metric_edit", args=[self.pk])
+
+    def clean(self):
+        if self.aggregation == Aggregation.COUNT:
+            self.field = ""  # a count needs no property: every event is one
+        elif not self.field:
+            raise ValidationError({"field": f"A {self.get_aggregation_display().lower()} needs the property to read."})

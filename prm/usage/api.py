@@ -1,0 +1,366 @@
+"""Metering API: ingestion (CloudEvents and Lago shapes), usage aggregates, amendments, quarantine."""
+
+import django_filters
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from prm.accounts.models import ApiKey
+from prm.core.api import ScopedReadOnlyViewSet
+from prm.core.money import plain_decimal
+from prm.customers.models import Customer
+from prm.plans.models import Metric
+from prm.usage import parsing, services
+from prm.usage.ingest import Outcome, events_ingest
+from prm.usage.models import QuarantinedEvent, QuarantineReason, QuarantineStatus, UsageEvent
+from prm.usage.parsing import PayloadError, TooManyEvents
+from prm.usage.selectors import GRANULARITIES, usage_buckets
+
+CLOUDEVENT = "application/cloudevents+json"
+CLOUDEVENTS_BATCH = "application/cloudevents-batch+json"
+JSON = "application/json"
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+
+class UnsupportedMediaType(exceptions.APIException):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "unsupported_media_type"
+
+
+def _read_body(request) -> bytes:
+    """The raw body, refused with 413 past the limit (checked while reading, not after)."""
+    limit = settings.PRM_INGEST_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"The body is larger than {limit} bytes; send at most 10000 events per request.")
+    body = request._request.read(limit + 1)
+    if len(body) > limit:
+        raise RequestTooLarge(f"The body is larger than {limit} bytes; send at most 10000 events per request.")
+    return body
+
+
+def _media_type(request) -> str:
+    return (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+
+
+def _binary_headers(request) -> dict[str, str]:
+    return {
+        name[5:].lower().replace("_", "-"): value
+        for name, value in request.META.items()
+        if name.startswith("HTTP_CE_")
+    }
+
+
+class IngestPermissionMixin:
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if request.method == "POST" and not services.can_send_usage(request.user):
+            raise exceptions.PermissionDenied("Only the vendor and partners send usage.")
+
+
+def _payload_or_400(function, *args):
+    try:
+        return function(*args)
+    except TooManyEvents as error:
+        raise RequestTooLarge(str(error)) from None
+    except PayloadError as error:
+        raise exceptions.ValidationError({error.field or "body": [str(error)]}) from None
+
+
+def _batch_response(result) -> Response:
+    stored_anything = result.accepted or result.duplicates or result.quarantined
+    return Response(result.as_dict(), status=status.HTTP_200_OK if stored_anything else status.HTTP_400_BAD_REQUEST)
+
+
+class EventFilterSet(django_filters.FilterSet):
+    customer = django_filters.CharFilter(field_name="customer__external_id")
+    metric = django_filters.CharFilter(field_name="metric__code")
+    source = django_filters.CharFilter()
+    event_id = django_filters.CharFilter()
+    status = django_filters.CharFilter()
+    timestamp_after = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    timestamp_before = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+
+    class Meta:
+        model = UsageEvent
+        fields = ["customer", "metric", "source", "event_id", "status"]
+
+
+class UsageEventSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+    metric = serializers.CharField(source="metric.code")
+    value = serializers.SerializerMethodField()
+    replaces = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = UsageEvent
+        fields = [
+            "id", "source", "event_id", "customer", "metric", "subscription_external_id", "timestamp", "value",
+            "distinct_key", "properties", "format", "received_at", "status", "replaces",
+        ]  # fmt: skip
+
+    def get_value(self, obj) -> str:
+        return plain_decimal(obj.value)
+
+
+_INGEST_RESULT = inline_serializer(
+    "IngestResult",
+    {
+        "accepted": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "quarantined": serializers.IntegerField(),
+        "rejected": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class EventsView(IngestPermissionMixin, generics.ListAPIView):
+    """`POST`: one usage event — CloudEvents structured (`application/cloudevents+json`) or
+    binary (`ce-*` headers), a CloudEvents batch (`application/cloudevents-batch+json`), or
+    Lago's `{"event": {...}}` (`application/json`). `GET`: the stored events in your scope."""
+
+    serializer_class = UsageEventSerializer
+    filterset_class = EventFilterSet
+    parser_classes = []  # the body is read raw: exact decimals, and a size limit while reading
+
+    def get_queryset(self):
+        return UsageEvent.objects.visible_to(self.request.user).select_related("customer", "metric")
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def post(self, request):
+        body = _read_body(request)
+        headers = _binary_headers(request)
+        media = _media_type(request)
+        if "ce-specversion" in headers:
+            event = _payload_or_400(parsing.cloudevent_from_binary, headers, body)
+            return self._single(request, event)
+        if media == CLOUDEVENT:
+            return self._single(request, parsing.cloudevent(0, _payload_or_400(parsing.loads, body)))
+        if media == CLOUDEVENTS_BATCH:
+            events = _payload_or_400(parsing.cloudevents_batch, _payload_or_400(parsing.loads, body))
+            return _batch_response(self._ingest(request, events))
+        if media == JSON:
+            event = _payload_or_400(parsing.lago_single, _payload_or_400(parsing.loads, body))
+            return self._single(request, event, lago=True)
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'} is not accepted: use {CLOUDEVENT}, {CLOUDEVENTS_BATCH}, "
+            f"{JSON} (Lago's shape) or CloudEvents binary mode."
+        )
+
+    def _ingest(self, request, events):
+        return events_ingest(events, actor=request.user, api_key=request.auth if _is_api_key(request.auth) else None)
+
+    def _single(self, request, event, lago=False) -> Response:
+        result = self._ingest(request, [event])
+        outcome = result.outcomes[0]
+        if outcome == Outcome.REJECTED:
+            return Response({"id": event.display_id, "errors": event.errors}, status=status.HTTP_400_BAD_REQUEST)
+        answer = {"status": outcome}
+        if outcome == Outcome.QUARANTINED:
+            answer["reason"] = result.reasons[0][1]
+        if lago:
+            echo = {name: value for name, value in event.payload.items()}
+            echo.setdefault("timestamp", event.timestamp.isoformat())
+            return Response({"event": {**echo, **answer}})
+        return Response({"id": event.event_id, "source": event.source, **answer})
+
+
+def _is_api_key(auth) -> bool:
+    return isinstance(auth, ApiKey)
+
+
+class EventBatchView(IngestPermissionMixin, APIView):
+    """Lago's batch `{"events": [...]}` (`application/json`), or a CloudEvents batch."""
+
+    parser_classes = []
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: _INGEST_RESULT, 400: _INGEST_RESULT})
+    def post(self, request):
+        body = _read_body(request)
+        payload = _payload_or_400(parsing.loads, body)
+        media = _media_type(request)
+        if media == CLOUDEVENTS_BATCH:
+            events = _payload_or_400(parsing.cloudevents_batch, payload)
+        elif media == JSON:
+            events = _payload_or_400(parsing.lago_batch, payload)
+        else:
+            raise UnsupportedMediaType(f"Content-Type {media or '(none)'} is not accepted: use {JSON} or {CLOUDEVENTS_BATCH}.")
+        api_key = request.auth if _is_api_key(request.auth) else None
+        return _batch_response(events_ingest(events, actor=request.user, api_key=api_key))
+
+
+class AmendmentSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class ReplacementSerializer(AmendmentSerializer):
+    value = serializers.CharField(required=False, help_text="The corrected quantity (or distinct key).")
+    properties = serializers.DictField(required=False)
+    timestamp = serializers.CharField(required=False)
+
+
+def _service_errors(function, **kwargs):
+    try:
+        return function(**kwargs)
+    except ValidationError as error:
+        raise exceptions.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
+    except PermissionDenied as error:
+        raise exceptions.PermissionDenied(str(error)) from None
+
+
+class EventVoidView(APIView):
+    """Void an event (a channel manager, or the API key that sent it); the original is kept."""
+
+    @extend_schema(request=AmendmentSerializer, responses={200: UsageEventSerializer})
+    def post(self, request, pk):
+        event = get_object_or_404(UsageEvent.objects.visible_to(request.user), pk=pk)
+        data = AmendmentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        api_key = request.auth if _is_api_key(request.auth) else None
+        _service_errors(services.event_void, actor=request.user, event=event, api_key=api_key, **data.validated_data)
+        event.refresh_from_db()
+        return Response(UsageEventSerializer(event).data)
+
+
+class EventReplaceView(APIView):
+    """Replace an event with a corrected copy (new value, properties or time); the original is kept."""
+
+    @extend_schema(request=ReplacementSerializer, responses={201: UsageEventSerializer})
+    def post(self, request, pk):
+        event = get_object_or_404(UsageEvent.objects.visible_to(request.user), pk=pk)
+        data = ReplacementSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        api_key = request.auth if _is_api_key(request.auth) else None
+        replacement = _service_errors(
+            services.event_replace, actor=request.user, event=event, api_key=api_key, **data.validated_data
+        )
+        return Response(UsageEventSerializer(replacement).data, status=status.HTTP_201_CREATED)
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    customer = serializers.CharField(help_text="The customer's external id.")
+    metric = serializers.CharField(help_text="The metric's code.")
+    granularity = serializers.ChoiceField(choices=sorted(GRANULARITIES), default="day")
+    # `from` is a Python keyword: declared below under its wire name.
+
+    def validate(self, attrs):
+        raw = self.initial_data
+        for name in ("from", "to"):
+            value = raw.get(name)
+            if not value:
+                raise serializers.ValidationError({name: ["This field is required (an ISO 8601 time)."]})
+            try:
+                attrs[name] = parsing.parse_time(value, allow_unix=False)
+            except ValueError as error:
+                raise serializers.ValidationError({name: [str(error)]}) from None
+        if attrs["to"] <= attrs["from"]:
+            raise serializers.ValidationError({"to": ["Must be after `from`."]})
+        return attrs
+
+
+class UsageView(APIView):
+    """Usage of one metric for one customer in your scope, per hour, day or month, from rollups."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("customer", str, required=True),
+            OpenApiParameter("metric", str, required=True),
+            OpenApiParameter("from", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("granularity", str, enum=sorted(GRANULARITIES)),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        customer = get_object_or_404(Customer.objects.visible_to(request.user), external_id=params["customer"])
+        metric = Metric.objects.filter(code=params["metric"]).first()
+        if metric is None:
+            raise exceptions.ValidationError({"metric": [f"No metric has the code {params['metric']!r}."]})
+        start, end = params["from"], params["to"]
+        buckets = usage_buckets(
+            customer_id=customer.pk, metric=metric, start=start, end=end, granularity=params["granularity"]
+        )
+        return Response(
+            {
+                "customer": customer.external_id,
+                "metric": metric.code,
+                "aggregation": metric.aggregation,
+                "unit": metric.unit,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "granularity": params["granularity"],
+                "buckets": [{"start": b.start.isoformat(), "value": plain_decimal(b.value)} for b in buckets],
+            }
+        )
+
+
+class QuarantineFilterSet(django_filters.FilterSet):
+    reason = django_filters.ChoiceFilter(choices=QuarantineReason.choices)
+    status = django_filters.ChoiceFilter(choices=QuarantineStatus.choices)
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    class Meta:
+        model = QuarantinedEvent
+        fields = ["reason", "status", "metric_code", "customer_external_id", "format"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(event_id__icontains=value)
+            | Q(source__icontains=value)
+            | Q(customer_external_id__icontains=value)
+            | Q(metric_code__icontains=value)
+        )
+
+
+class QuarantinedEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QuarantinedEvent
+        fields = [
+            "id", "source", "event_id", "format", "reason", "detail", "customer_external_id",
+            "subscription_external_id", "metric_code", "timestamp", "received_at", "status", "attempts",
+            "resolved_at", "resolution", "accepted_event", "payload",
+        ]  # fmt: skip
+
+
+class DiscardSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class QuarantineViewSet(ScopedReadOnlyViewSet):
+    """Events stored but not counted, with the reason (channel managers only)."""
+
+    model = QuarantinedEvent
+    serializer_class = QuarantinedEventSerializer
+    filterset_class = QuarantineFilterSet
+
+    @extend_schema(request=None, responses={200: QuarantinedEventSerializer})
+    @action(detail=True, methods=["post"])
+    def reprocess(self, request, pk=None):
+        item = self.get_object()
+        outcome = _service_errors(services.quarantine_reprocess, actor=request.user, item=item)
+        item.refresh_from_db()
+        return Response({"outcome": outcome, **QuarantinedEventSerializer(item).data})
+
+    @extend_schema(request=DiscardSerializer, responses={200: QuarantinedEventSerializer})
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        item = self.get_object()
+        data = DiscardSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _service_errors(services.quarantine_discard, actor=request.user, item=item, **data.validated_data)
+        item.refresh_from_db()
+        return Response(QuarantinedEventSerializer(item).data)

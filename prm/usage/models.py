@@ -1,0 +1,196 @@
+"""Usage: the events as received (immutable, deduplicated forever), quarantine, amendments, rollups."""
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+
+from prm.core.tenancy import TenantQuerySet, Tenancy
+
+# Quantities keep six decimal places (a KB in GB, a second in hours). SQLite holds 15
+# significant digits exactly (Django's documented limit); PostgreSQL's NUMERIC holds all.
+QUANTITY_DECIMAL_PLACES = 6
+EVENT_VALUE_MAX_DIGITS = 21
+ROLLUP_MAX_DIGITS = 38
+
+
+class EventFormat(models.TextChoices):
+    CLOUDEVENTS = "cloudevents", "CloudEvents"
+    LAGO = "lago", "Lago event"
+    CSV = "csv", "CSV upload"
+    AMENDMENT = "amendment", "Amendment"
+
+
+class EventStatus(models.TextChoices):
+    ACTIVE = "active", "Counted"
+    VOIDED = "voided", "Voided"
+
+
+USAGE_TENANCY = Tenancy(partner="customer__reseller", customer="customer", rep="customer__assigned_rep")
+
+
+class UsageEvent(models.Model):
+    """One usage event as it was accepted. Never edited: a void or a replacement is recorded
+    beside it (status and an UsageAmendment), so the original stays for audit."""
+
+    # The deduplication key, kept forever: (source, id) for CloudEvents; for Lago's shape
+    # ("lago:sub:<external_subscription_id>" or "lago:cus:<external_customer_id>", transaction_id).
+    source = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="usage_events")
+    metric = models.ForeignKey("plans.Metric", on_delete=models.PROTECT, related_name="usage_events")
+    subscription_external_id = models.CharField(max_length=255, blank=True)
+    timestamp = models.DateTimeField()
+    value = models.DecimalField(max_digits=EVENT_VALUE_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+    # The distinct key of a unique_count metric (empty otherwise).
+    distinct_key = models.CharField(max_length=255, blank=True)
+    # Decimal numbers are kept exactly, as strings (JSON floats would round them).
+    properties = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    format = models.CharField(max_length=20, choices=EventFormat.choices)
+    received_at = models.DateTimeField()
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=EventStatus.choices, default=EventStatus.ACTIVE)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+
+    tenancy = USAGE_TENANCY
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-timestamp", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="usage_event_dedup_key")]
+        indexes = [models.Index(fields=["customer", "metric", "timestamp"], name="usage_event_cust_metric_time")]
+
+    def __str__(self):
+        return f"{self.metric.code} {self.value} for {self.customer.external_id} at {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class AmendmentAction(models.TextChoices):
+    VOID = "void", "Voided"
+    REPLACE = "replace", "Replaced"
+
+
+class UsageAmendment(models.Model):
+    """Who voided or replaced an event, when and why."""
+
+    event = models.ForeignKey(UsageEvent, on_delete=models.PROTECT, related_name="amendments")
+    action = models.CharField(max_length=10, choices=AmendmentAction.choices)
+    replacement = models.OneToOneField(
+        UsageEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="amendment_creating"
+    )
+    reason = models.CharField(max_length=500)
+    amended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    amended_at = models.DateTimeField()
+
+    tenancy = Tenancy(
+        partner="event__customer__reseller", customer="event__customer", rep="event__customer__assigned_rep"
+    )
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-amended_at"]
+
+
+class QuarantineReason(models.TextChoices):
+    UNKNOWN_CUSTOMER = "unknown_customer", "Unknown customer"
+    UNKNOWN_SUBSCRIPTION = "unknown_subscription", "Unknown subscription"
+    UNKNOWN_METRIC = "unknown_metric", "Unknown metric"
+    CLOSED_PERIOD = "closed_period", "Falls in a closed billing period"
+
+
+class QuarantineStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    REPROCESSED = "reprocessed", "Re-processed"
+    DISCARDED = "discarded", "Discarded"
+
+
+class QuarantinedEvent(models.Model):
+    """A well-formed event that could not be counted yet: stored with the reason, never dropped.
+
+    Only channel managers see quarantine (a partner's event for an unknown customer must not
+    tell the partner whether that customer exists elsewhere).
+    """
+
+    source = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255)
+    format = models.CharField(max_length=20, choices=EventFormat.choices)
+    payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The event as it was received.")
+    reason = models.CharField(max_length=30, choices=QuarantineReason.choices)
+    detail = models.CharField(max_length=500)
+    customer_external_id = models.CharField(max_length=255, blank=True)
+    subscription_external_id = models.CharField(max_length=255, blank=True)
+    metric_code = models.CharField(max_length=255, blank=True)
+    timestamp = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=QuarantineStatus.choices, default=QuarantineStatus.PENDING)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(max_length=500, blank=True)
+    accepted_event = models.OneToOneField(
+        UsageEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="quarantined_as"
+    )
+    attempts = models.PositiveIntegerField(default=1)
+
+    tenancy = Tenancy()  # channel managers only
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            # The same event sent again while it waits is one quarantined event, not two.
+            models.UniqueConstraint(fields=["source", "event_id"], name="quarantine_dedup_key"),
+        ]
+        indexes = [models.Index(fields=["status", "reason"], name="quarantine_status_reason")]
+
+    def __str__(self):
+        return f"{self.get_reason_display()}: {self.source}/{self.event_id}"
+
+
+class UsageRollup(models.Model):
+    """Per customer · metric · hour: what period totals and charts read instead of raw events.
+
+    Maintained on ingest (added in one upsert) and on amendment (the hour is rebuilt from its
+    events), so count, sum, max and latest never need a scan of raw events.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="usage_rollups")
+    metric = models.ForeignKey("plans.Metric", on_delete=models.CASCADE, related_name="usage_rollups")
+    hour = models.DateTimeField(help_text="Start of the hour (UTC).")
+    event_count = models.BigIntegerField()
+    value_sum = models.DecimalField(max_digits=ROLLUP_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+    value_max = models.DecimalField(max_digits=EVENT_VALUE_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+    latest_value = models.DecimalField(max_digits=EVENT_VALUE_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+    latest_at = models.DateTimeField()
+
+    tenancy = USAGE_TENANCY
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "metric", "hour"], name="usage_rollup_bucket"),
+            models.CheckConstraint(condition=Q(event_count__gt=0), name="usage_rollup_not_empty"),
+        ]
+
+
+class UsageDistinctKey(models.Model):
+    """The distinct keys of unique_count metrics per hour, so a period's distinct count is exact
+    (distinct counts do not add up across hours) without reading raw events."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    metric = models.ForeignKey("plans.Metric", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    key = models.CharField(max_length=255)
+    event_count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "metric", "hour", "key"], name="usage_distinct_key_bucket"),
+        ]
