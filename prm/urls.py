@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from prm.core.views import healthz
@@ -7,10 +9,14 @@ from prm.dashboards.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the browsable API).
+    path("favicon.ico", RedirectView.as_view(url=settings.STATIC_URL + "img/favicon.svg")),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("partners/", include("prm.partners.urls")),
     path("customers/", include("prm.customers.urls")),
+    path("metrics/", include("prm.plans.urls")),
+    path("usage/", include("prm.usage.urls")),
     path("", include("prm.accounts.urls")),
     path("api/v1/", include("prm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -51,17 +51,3 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
 
     def can_change(self, obj) -> bool:
         return False
-
-
-class CatalogueViewSet(viewsets.ModelViewSet):
-    """The vendor's catalogue (metrics, plans, tiers): every signed-in user reads it, the
-    viewset's `can_create` / `can_change` say who writes."""
-
-    http_method_names = ["get", "post", "patch", "put", "head", "options"]
-    permission_classes = [WritePermission]
-
-    def can_create(self) -> bool:
-        return self.request.user.is_manager
-
-    def can_change(self, obj) -> bool:
-        return self.request.user.is_manager

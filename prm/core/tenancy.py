@@ -102,6 +102,17 @@ class TenantQuerySet(models.QuerySet):
         return self.visible_to(user).select_for_update(of=("self",)).get(pk=pk)
 
 
+class CatalogueQuerySet(models.QuerySet):
+    """The vendor's catalogue (metrics, plans, tiers): every signed-in user may read all of it,
+    through the same `visible_to` door as tenant data, so the generic views serve it too."""
+
+    def visible_to(self, user):
+        return self.all() if scope_of(user).kind is not ScopeKind.NONE else self.none()
+
+    def locked_for(self, user, pk):
+        return self.visible_to(user).select_for_update().get(pk=pk)
+
+
 def tenant_models():
     """Every installed model that takes part in tenancy (used by the cross-tenant test)."""
     from django.apps import apps

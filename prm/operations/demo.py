@@ -1,9 +1,12 @@
-"""The demo data behind `manage.py seed_demo`: tiers, partners, customers and the demo logins.
+"""The demo data behind `manage.py seed_demo`: tiers, partners, customers, the demo logins, the
+billable metrics and about six months of the customers' usage.
 
-What the demo contains lives in `fixtures/tiers.json` and `fixtures/demo.json`; this module only
-turns it into rows. Seeding is idempotent and deterministic: every row is found by its natural
-key (tier code, user email, partner domain, customer external id) and written only when it
-differs from the demo, so a second run changes nothing.
+What the demo contains lives in `fixtures/tiers.json`, `fixtures/demo.json` and
+`fixtures/metrics.json`; this module only turns it into rows (the usage: `demo_usage`). Seeding
+is idempotent and deterministic: every row is found by its natural key (tier code, user email,
+partner domain, customer external id, metric code) and written only when it differs from the
+demo, and every usage event has a fixed id, so a second run changes nothing (on a later day it
+adds that day's usage).
 """
 
 import json
@@ -20,7 +23,9 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer
+from prm.operations.demo_usage import UsageSeedResult, seed_usage
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
+from prm.plans.models import Metric
 
 # One password for every demo login, so the README and the command's output can state it.
 # It is meant to be public: the demo data is for trying the portal, never for production.
@@ -49,8 +54,19 @@ class DemoSummary:
     partners: int = 0
     customers: int = 0
     users: int = 0
+    metrics: int = 0
     created: Counter = field(default_factory=Counter)  # rows this run added, by kind
     logins: list[tuple[str, str]] = field(default_factory=list)  # (email, who they are)
+    usage: UsageSeedResult = field(default_factory=UsageSeedResult)
+
+    @property
+    def usage_line(self) -> str:
+        usage = self.usage
+        since = f" since {usage.start.isoformat()}" if usage.start else ""
+        return (
+            f"Usage: {self.metrics} metrics, {usage.sent} events for {usage.customers} customers{since} "
+            f"(new this run: {usage.accepted} events; already there: {usage.duplicates})."
+        )
 
 
 def demo_fixtures_dir() -> Path:
@@ -65,15 +81,24 @@ def load_tier_fixture() -> list[dict]:
     return json.loads((demo_fixtures_dir() / "tiers.json").read_text(encoding="utf-8"))
 
 
-def seed_demo() -> DemoSummary:
-    """Bring the database to the demo state; safe to run any number of times."""
-    config, tier_fixture = load_demo_config(), load_tier_fixture()
+def load_metric_fixture() -> dict:
+    return json.loads((demo_fixtures_dir() / "metrics.json").read_text(encoding="utf-8"))
+
+
+def seed_demo(*, usage_months: int | None = None, usage_customers: list[str] | None = None) -> DemoSummary:
+    """Bring the database to the demo state; safe to run any number of times.
+
+    Usage covers the demo's months (`usage_months` to change it; 0 is this month so far) for
+    every demo customer (or only the external ids in `usage_customers`).
+    """
+    config, tier_fixture, metric_fixture = load_demo_config(), load_tier_fixture(), load_metric_fixture()
     logins = config["demo_logins"]
     summary = DemoSummary(vendor_name=config["vendor"]["name"])
     now = timezone.now()
     with transaction.atomic():
         _ensure_site(config["vendor"])
         tiers = _ensure_tiers(tier_fixture, summary)
+        _ensure_metrics(metric_fixture, summary)
         manager = _ensure_user(logins["manager"], role=Role.MANAGER, summary=summary)
         partners = _ensure_partners(config["partners"], tiers=tiers, manager=manager, now=now, summary=summary)
         partner_admin = _ensure_user(
@@ -97,6 +122,20 @@ def seed_demo() -> DemoSummary:
             customer=customers[logins["customer_admin"]["customer"]],
             summary=summary,
         )
+    # Its own step, after the rows above are committed: the usage goes in through the ingest
+    # service, which commits each batch; a run stopped half-way is completed by the next one.
+    summary.usage = seed_usage(
+        [
+            customer
+            for external_id, customer in customers.items()
+            if usage_customers is None or external_id in usage_customers
+        ],
+        actor=manager,
+        metric_fixture=metric_fixture,
+        usage_config=config["usage"],
+        now=now.replace(minute=0, second=0, microsecond=0),
+        months=usage_months,
+    )
     summary.logins = [
         (manager.email, "channel manager"),
         (partner_admin.email, f"partner admin of {partner_admin.partner}"),
@@ -142,6 +181,15 @@ def _ensure_tiers(tier_fixture: list[dict], summary: DemoSummary) -> dict[str, T
         summary.created["tiers"] += created
     summary.tiers = len(tiers)
     return tiers
+
+
+def _ensure_metrics(metric_fixture: dict, summary: DemoSummary) -> None:
+    # The fields below are what metric_create takes; full_clean validates them as it does.
+    for entry in metric_fixture["metrics"]:
+        values = {name: entry[name] for name in ("name", "unit", "aggregation", "field", "description")}
+        _metric, created = _upsert(Metric, {"code": entry["code"]}, values)
+        summary.created["metrics"] += created
+    summary.metrics = len(metric_fixture["metrics"])
 
 
 def _ensure_user(

@@ -65,9 +65,5 @@ class PartnerViewSet(ScopedModelViewSet):
 class TierViewSet(ScopedReadOnlyViewSet):
     """Program tiers, readable by everyone signed in (configured in the incentives issue)."""
 
+    model = Tier
     serializer_class = TierSerializer
-    queryset = Tier.objects.all()
-    pagination_class = None
-
-    def get_queryset(self):
-        return Tier.objects.all()

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from prm.core.tenancy import Tenancy, TenantQuerySet
+from prm.core.tenancy import CatalogueQuerySet, Tenancy, TenantQuerySet
 from prm.core.validators import normalize_domain_field
 
 
@@ -28,6 +28,8 @@ class Tier(models.Model):
     name = models.CharField(max_length=80)
     rank = models.PositiveSmallIntegerField(unique=True, help_text="1 is the entry tier.")
     description = models.TextField(blank=True)
+
+    objects = CatalogueQuerySet.as_manager()
 
     class Meta:
         ordering = ["rank"]

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from prm.core.api import CatalogueViewSet
+from prm.core.api import ScopedModelViewSet
 from prm.core.serializers import ServiceSerializerMixin
 from prm.plans import services
 from prm.plans.models import Metric
@@ -19,10 +19,16 @@ class MetricSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
         return services.metric_update(actor=actor, metric=instance, **data)
 
 
-class MetricViewSet(CatalogueViewSet):
+class MetricViewSet(ScopedModelViewSet):
     """Billable metrics: read by everyone signed in, configured by channel managers."""
 
-    queryset = Metric.objects.all()
+    model = Metric
     serializer_class = MetricSerializer
     filterset_fields = ["aggregation", "code"]
     ordering_fields = ["code", "name"]
+
+    def can_create(self):
+        return self.request.user.is_manager
+
+    def can_change(self, obj):
+        return self.request.user.is_manager

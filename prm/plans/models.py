@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
+from prm.core.tenancy import CatalogueQuerySet
+
 
 class Aggregation(models.TextChoices):
     """How a period's events become one quantity."""
@@ -48,6 +50,8 @@ class Metric(models.Model):
     )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CatalogueQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]

@@ -1,9 +1,7 @@
 """Metering API: ingestion (CloudEvents and Lago shapes), usage aggregates, amendments, quarantine."""
 
-import django_filters
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -18,8 +16,9 @@ from prm.core.money import plain_decimal
 from prm.customers.models import Customer
 from prm.plans.models import Metric
 from prm.usage import parsing, services
+from prm.usage.filtersets import EventFilterSet, QuarantineFilterSet
 from prm.usage.ingest import Outcome, events_ingest
-from prm.usage.models import QuarantinedEvent, QuarantineReason, QuarantineStatus, UsageEvent
+from prm.usage.models import QuarantinedEvent, UsageEvent
 from prm.usage.parsing import PayloadError, TooManyEvents
 from prm.usage.selectors import GRANULARITIES, usage_buckets
 
@@ -56,9 +55,7 @@ def _media_type(request) -> str:
 
 def _binary_headers(request) -> dict[str, str]:
     return {
-        name[5:].lower().replace("_", "-"): value
-        for name, value in request.META.items()
-        if name.startswith("HTTP_CE_")
+        name[5:].lower().replace("_", "-"): value for name, value in request.META.items() if name.startswith("HTTP_CE_")
     }
 
 
@@ -81,20 +78,6 @@ def _payload_or_400(function, *args):
 def _batch_response(result) -> Response:
     stored_anything = result.accepted or result.duplicates or result.quarantined
     return Response(result.as_dict(), status=status.HTTP_200_OK if stored_anything else status.HTTP_400_BAD_REQUEST)
-
-
-class EventFilterSet(django_filters.FilterSet):
-    customer = django_filters.CharFilter(field_name="customer__external_id")
-    metric = django_filters.CharFilter(field_name="metric__code")
-    source = django_filters.CharFilter()
-    event_id = django_filters.CharFilter()
-    status = django_filters.CharFilter()
-    timestamp_after = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    timestamp_before = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
-
-    class Meta:
-        model = UsageEvent
-        fields = ["customer", "metric", "source", "event_id", "status"]
 
 
 class UsageEventSerializer(serializers.ModelSerializer):
@@ -170,7 +153,7 @@ class EventsView(IngestPermissionMixin, generics.ListAPIView):
         if outcome == Outcome.QUARANTINED:
             answer["reason"] = result.reasons[0][1]
         if lago:
-            echo = {name: value for name, value in event.payload.items()}
+            echo = dict(event.payload)
             echo.setdefault("timestamp", event.timestamp.isoformat())
             return Response({"event": {**echo, **answer}})
         return Response({"id": event.event_id, "source": event.source, **answer})
@@ -187,15 +170,16 @@ class EventBatchView(IngestPermissionMixin, APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: _INGEST_RESULT, 400: _INGEST_RESULT})
     def post(self, request):
-        body = _read_body(request)
-        payload = _payload_or_400(parsing.loads, body)
         media = _media_type(request)
+        if media not in (CLOUDEVENTS_BATCH, JSON):
+            raise UnsupportedMediaType(
+                f"Content-Type {media or '(none)'} is not accepted: use {JSON} or {CLOUDEVENTS_BATCH}."
+            )
+        payload = _payload_or_400(parsing.loads, _read_body(request))
         if media == CLOUDEVENTS_BATCH:
             events = _payload_or_400(parsing.cloudevents_batch, payload)
-        elif media == JSON:
-            events = _payload_or_400(parsing.lago_batch, payload)
         else:
-            raise UnsupportedMediaType(f"Content-Type {media or '(none)'} is not accepted: use {JSON} or {CLOUDEVENTS_BATCH}.")
+            events = _payload_or_400(parsing.lago_batch, payload)
         api_key = request.auth if _is_api_key(request.auth) else None
         return _batch_response(events_ingest(events, actor=request.user, api_key=api_key))
 
@@ -214,7 +198,9 @@ def _service_errors(function, **kwargs):
     try:
         return function(**kwargs)
     except ValidationError as error:
-        raise exceptions.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
+        raise exceptions.ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else error.messages
+        ) from None
     except PermissionDenied as error:
         raise exceptions.PermissionDenied(str(error)) from None
 
@@ -305,24 +291,6 @@ class UsageView(APIView):
                 "granularity": params["granularity"],
                 "buckets": [{"start": b.start.isoformat(), "value": plain_decimal(b.value)} for b in buckets],
             }
-        )
-
-
-class QuarantineFilterSet(django_filters.FilterSet):
-    reason = django_filters.ChoiceFilter(choices=QuarantineReason.choices)
-    status = django_filters.ChoiceFilter(choices=QuarantineStatus.choices)
-    q = django_filters.CharFilter(method="search", label="Search")
-
-    class Meta:
-        model = QuarantinedEvent
-        fields = ["reason", "status", "metric_code", "customer_external_id", "format"]
-
-    def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(event_id__icontains=value)
-            | Q(source__icontains=value)
-            | Q(customer_external_id__icontains=value)
-            | Q(metric_code__icontains=value)
         )
 
 

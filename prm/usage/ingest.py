@@ -10,16 +10,15 @@ Each event ends in exactly one of four places:
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from prm.core.models import ClosedBillingPeriod
-from prm.core.periods import BillingPeriod
 from prm.customers.models import Customer
 from prm.plans.models import Aggregation, Metric
 from prm.usage.models import EventStatus, QuarantinedEvent, QuarantineReason, QuarantineStatus, UsageEvent
@@ -27,6 +26,7 @@ from prm.usage.parsing import MAX_ID_LENGTH, IncomingEvent, parse_quantity
 from prm.usage.rollups import CountedEvent, db_datetime, rollups_add
 
 MAX_FUTURE = timedelta(minutes=5)
+TOO_FAR_AHEAD = "More than 5 minutes in the future; check the sender's clock."
 INSERT_CHUNK = 1000
 
 
@@ -81,32 +81,33 @@ def events_ingest(events: list[IncomingEvent], *, actor, api_key=None, now=None)
     `actor` decides which customers exist: a partner's events for a customer outside its
     scope are quarantined as unknown, exactly as if the customer did not exist.
     """
-    now = now or timezone.now()
+    now = (now or timezone.now()).astimezone(UTC)
     result = IngestResult()
     _check_times(events, now)
     well_formed = [event for event in events if not event.errors]
-    metrics = {metric.code: metric for metric in Metric.objects.filter(code__in={e.metric_code for e in well_formed})}
-    customer_ids = dict(
-        Customer.objects.visible_to(actor)
-        .filter(external_id__in={e.customer_external_id for e in well_formed if e.customer_external_id})
-        .values_list("external_id", "pk")
-    )
-    closed = set(ClosedBillingPeriod.objects.values_list("period", flat=True))
-
-    rows: list[_Row] = []
-    held: list[_Held] = []
-    for event in well_formed:
-        outcome = _classify(event, metrics, customer_ids, closed)
-        if isinstance(outcome, _Row | _Held):
-            (rows if isinstance(outcome, _Row) else held).append(outcome)
+    with transaction.atomic():
+        # Read inside the transaction: a period closed meanwhile is seen by this batch.
+        metrics = {m.code: m for m in Metric.objects.filter(code__in={e.metric_code for e in well_formed})}
+        customer_ids = dict(
+            Customer.objects.visible_to(actor)
+            .filter(external_id__in={e.customer_external_id for e in well_formed if e.customer_external_id})
+            .values_list("external_id", "pk")
+        )
+        closed = set(ClosedBillingPeriod.objects.values_list("period", flat=True))
+        rows: list[_Row] = []
+        held: list[_Held] = []
+        for event in well_formed:
+            outcome = _classify(event, metrics, customer_ids, closed)
+            if isinstance(outcome, _Row):
+                rows.append(outcome)
+            elif isinstance(outcome, _Held):
+                held.append(outcome)
+        _store(rows, result, actor=actor, api_key=api_key, now=now)
+        _quarantine(held, result, actor=actor, api_key=api_key, now=now)
     for event in events:
         if event.errors:
             result.outcomes[event.index] = Outcome.REJECTED
             result.rejected.append({"index": event.index, "id": event.display_id, "errors": event.errors})
-
-    with transaction.atomic():
-        _store(rows, result, actor=actor, api_key=api_key, now=now)
-        _quarantine(held, result, actor=actor, api_key=api_key, now=now)
     return result
 
 
@@ -115,8 +116,8 @@ def _check_times(events: list[IncomingEvent], now) -> None:
         if event.timestamp is None:
             event.timestamp = now  # no time given: the event happened when it arrived
         elif event.timestamp > now + MAX_FUTURE:
-            name = "timestamp" if event.format == "lago" else "time"
-            event.error(name, "More than 5 minutes in the future; check the sender's clock.")
+            name = "time" if event.format == "cloudevents" else "timestamp"
+            event.error(name, TOO_FAR_AHEAD)
 
 
 def _classify(event: IncomingEvent, metrics, customer_ids, closed) -> _Row | _Held | None:
@@ -138,7 +139,7 @@ def _classify(event: IncomingEvent, metrics, customer_ids, closed) -> _Row | _He
         return _Held(
             event, QuarantineReason.UNKNOWN_CUSTOMER, f"No customer has the external id {event.customer_external_id!r}."
         )
-    period = str(BillingPeriod.containing(event.timestamp))
+    period = f"{event.timestamp.year:04d}-{event.timestamp.month:02d}"  # timestamps are UTC already
     if period in closed:
         return _Held(event, QuarantineReason.CLOSED_PERIOD, f"The billing period {period} is closed.")
     return _Row(event, customer_id, metric, value, distinct_key)
@@ -180,15 +181,60 @@ _EVENT_COLUMNS = (
     "source", "event_id", "customer_id", "metric_id", "subscription_external_id", "timestamp", "value",
     "distinct_key", "properties", "format", "received_at", "sent_by_id", "api_key_id", "status",
 )  # fmt: skip
+# PostgreSQL: the columns that differ per event travel as arrays; those one request shares
+# (format, received_at, sender, key, status) as single values.
+_PER_EVENT_TYPES = (
+    ("source", "text"), ("event_id", "text"), ("customer_id", "bigint"), ("metric_id", "bigint"),
+    ("subscription_external_id", "text"), ("timestamp", "timestamptz"), ("value", "numeric"),
+    ("distinct_key", "text"), ("properties", "text"),
+)  # fmt: skip
+_SHARED_COLUMNS = ("format", "received_at", "sent_by_id", "api_key_id", "status")
+_CONFLICT = " ON CONFLICT (source, event_id) DO NOTHING RETURNING id, source, event_id"
 
 
-def _insert_sql(count: int) -> str:
+def _insert_sql_values(count: int) -> str:
+    """SQLite: one multi-row VALUES insert per chunk."""
     placeholders = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
+    columns = ", ".join(_EVENT_COLUMNS)
     return (
-        f"INSERT INTO {UsageEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) VALUES "
-        + ", ".join([placeholders] * count)
-        + " ON CONFLICT (source, event_id) DO NOTHING RETURNING id, source, event_id"
+        f"INSERT INTO {UsageEvent._meta.db_table} ({columns}) VALUES " + ", ".join([placeholders] * count) + _CONFLICT
     )
+
+
+def _insert_sql_arrays() -> str:
+    """PostgreSQL: one fixed statement taking a column per array parameter. Its text never
+    changes, so the driver and the server reuse its plan; a VALUES list of 14,000 placeholders
+    cost more to prepare than to run. %b sends the arrays in binary."""
+    per_event = [name for name, _kind in _PER_EVENT_TYPES]
+    arrays = ", ".join(f"%b::{kind}[]" for _name, kind in _PER_EVENT_TYPES)
+    selected = ", ".join(f"{name}::jsonb" if name == "properties" else name for name in per_event)
+    shared = ", ".join(["%b"] * len(_SHARED_COLUMNS))
+    return (
+        f"INSERT INTO {UsageEvent._meta.db_table} ({', '.join(per_event + list(_SHARED_COLUMNS))}) "
+        f"SELECT {selected}, {shared} FROM unnest({arrays}) AS incoming({', '.join(per_event)})" + _CONFLICT
+    )
+
+
+def _binary_cursor(cursor):
+    """A psycopg cursor with server-side binding and binary parameters on Django's connection.
+
+    Django's cursors bind on the client (they quote every value into the SQL text); for 14
+    arrays of 1,000 values that quoting costs more than the insert. Same connection, same
+    transaction; only Django's query log (DEBUG, assertNumQueries) does not see it.
+    """
+    return psycopg.Cursor(cursor.connection)
+
+
+def _chunks(rows: list[_Row]):
+    """Runs of at most INSERT_CHUNK rows of one format, in order (a request is one format)."""
+    chunk: list[_Row] = []
+    for row in rows:
+        if chunk and (len(chunk) == INSERT_CHUNK or row.event.format != chunk[0].event.format):
+            yield chunk
+            chunk = []
+        chunk.append(row)
+    if chunk:
+        yield chunk
 
 
 def _store(rows: list[_Row], result: IngestResult, *, actor, api_key, now) -> None:
@@ -206,29 +252,50 @@ def _store(rows: list[_Row], result: IngestResult, *, actor, api_key, now) -> No
     sent_by_id = actor.pk if actor is not None and actor.is_authenticated else None
     api_key_id = api_key.pk if api_key is not None else None
     received_at = db_datetime(now)
-    adapt_json = connection.ops.adapt_json_value
+    encode = DjangoJSONEncoder(separators=(",", ":")).encode
+    adapt_time = connection.ops.adapt_datetimefield_value
+    postgresql = connection.vendor == "postgresql"
     stored: dict[tuple[str, str], int] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(ordered), INSERT_CHUNK):
-            chunk = ordered[start : start + INSERT_CHUNK]
-            params: list = []
-            for row in chunk:
-                event = row.event
-                params += [
-                    event.source, event.event_id, row.customer_id, row.metric.pk, event.subscription_external_id,
-                    db_datetime(event.timestamp), row.value, row.distinct_key,
-                    adapt_json(event.data, DjangoJSONEncoder), event.format, received_at, sent_by_id, api_key_id,
-                    EventStatus.ACTIVE,
-                ]  # fmt: skip
-            cursor.execute(_insert_sql(len(chunk)), params)
+    with connection.cursor() as django_cursor:
+        cursor = _binary_cursor(django_cursor) if postgresql else django_cursor
+        for chunk in _chunks(ordered):
+            if postgresql:
+                columns = [
+                    [row.event.source for row in chunk],
+                    [row.event.event_id for row in chunk],
+                    [row.customer_id for row in chunk],
+                    [row.metric.pk for row in chunk],
+                    [row.event.subscription_external_id for row in chunk],
+                    [row.event.timestamp for row in chunk],
+                    [row.value for row in chunk],
+                    [row.distinct_key for row in chunk],
+                    [encode(row.event.data) for row in chunk],
+                ]
+                shared = [chunk[0].event.format, received_at, sent_by_id, api_key_id, EventStatus.ACTIVE]
+                # The shared values come first in the statement text (SELECT …, then FROM unnest(…)).
+                cursor.execute(_insert_sql_arrays(), shared + columns)
+            else:
+                values = []
+                for row in chunk:
+                    event = row.event
+                    values += [
+                        event.source, event.event_id, row.customer_id, row.metric.pk, event.subscription_external_id,
+                        adapt_time(event.timestamp), row.value, row.distinct_key, encode(event.data), event.format,
+                        received_at, sent_by_id, api_key_id, EventStatus.ACTIVE,
+                    ]  # fmt: skip
+                cursor.execute(_insert_sql_values(len(chunk)), values)
             stored.update({(source, event_id): pk for pk, source, event_id in cursor.fetchall()})
+        if postgresql:
+            cursor.close()
     counted = []
     for key, row in unique.items():
         if key in stored:
             result.accepted += 1
             result.outcomes[row.event.index] = Outcome.ACCEPTED
             counted.append(
-                CountedEvent(stored[key], row.customer_id, row.metric.pk, row.event.timestamp, row.value, row.distinct_key)
+                CountedEvent(
+                    stored[key], row.customer_id, row.metric.pk, row.event.timestamp, row.value, row.distinct_key
+                )
             )
         else:
             result.duplicates += 1
@@ -248,7 +315,10 @@ def _resolve_waiting(stored: dict[tuple[str, str], int], now) -> None:
         pk = stored.get((quarantined.source, quarantined.event_id))
         if pk is not None:
             QuarantinedEvent.objects.filter(pk=quarantined.pk).update(
-                status=QuarantineStatus.REPROCESSED, resolved_at=now, resolution="Accepted when sent again.", accepted_event=pk
+                status=QuarantineStatus.REPROCESSED,
+                resolved_at=now,
+                resolution="Accepted when sent again.",
+                accepted_event=pk,
             )
 
 
@@ -264,14 +334,7 @@ def _quarantine(held: list[_Held], result: IngestResult, *, actor, api_key, now)
         )
         if (source, event_id) in keys
     }
-    existing = {
-        (source, event_id)
-        for source, event_id in QuarantinedEvent.objects.filter(event_id__in={k[1] for k in keys}).values_list(
-            "source", "event_id"
-        )
-        if (source, event_id) in keys
-    }
-    new: dict[tuple[str, str], QuarantinedEvent] = {}
+    waiting: dict[tuple[str, str], _Held] = {}
     for item in held:
         event, key = item.event, (item.event.source, item.event.event_id)
         if key in counted:
@@ -281,27 +344,39 @@ def _quarantine(held: list[_Held], result: IngestResult, *, actor, api_key, now)
         result.quarantined += 1
         result.outcomes[event.index] = Outcome.QUARANTINED
         result.reasons[event.index] = (item.reason, item.detail)
-        if key in existing or key in new:
-            continue
-        new[key] = QuarantinedEvent(
-            source=event.source,
-            event_id=event.event_id,
-            format=event.format,
-            payload=event.payload,
-            reason=item.reason,
-            detail=item.detail,
-            customer_external_id=event.customer_external_id,
-            subscription_external_id=event.subscription_external_id,
-            metric_code=event.metric_code,
-            timestamp=event.timestamp,
-            received_at=now,
-            sent_by=actor if actor is not None and actor.is_authenticated else None,
-            api_key=api_key,
-        )
-    if existing:
-        for source, event_id in existing - counted:
-            QuarantinedEvent.objects.filter(source=source, event_id=event_id).update(attempts=F("attempts") + 1)
-    # ignore_conflicts: a concurrent request may quarantine the same event first; one row wins.
-    QuarantinedEvent.objects.bulk_create(
-        sorted(new.values(), key=lambda q: (q.source, q.event_id)), ignore_conflicts=True
+        waiting.setdefault(key, item)
+    if waiting:
+        sender_id = actor.pk if actor is not None and actor.is_authenticated else None
+        _quarantine_upsert([waiting[key] for key in sorted(waiting)], sender_id, api_key, now)
+
+
+_QUARANTINE_COLUMNS = (
+    "source", "event_id", "format", "payload", "reason", "detail", "customer_external_id",
+    "subscription_external_id", "metric_code", "timestamp", "received_at", "sent_by_id", "api_key_id", "status",
+    "resolution", "attempts",
+)  # fmt: skip
+
+
+def _quarantine_upsert(items: list[_Held], sender_id, api_key, now) -> None:
+    """Store each event once; a copy sent again (even concurrently) counts one more attempt.
+    One statement, in key order, so concurrent senders neither lose attempts nor deadlock."""
+    table = QuarantinedEvent._meta.db_table
+    payload = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    row = "(" + ", ".join(payload if name == "payload" else "%s" for name in _QUARANTINE_COLUMNS) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_QUARANTINE_COLUMNS)}) VALUES {', '.join([row] * len(items))} "
+        f"ON CONFLICT (source, event_id) DO UPDATE SET attempts = {table}.attempts + 1"
     )
+    encode = DjangoJSONEncoder().encode
+    adapt_time = connection.ops.adapt_datetimefield_value
+    params: list = []
+    for item in items:
+        event = item.event
+        params += [
+            event.source, event.event_id, event.format, encode(event.payload), item.reason, item.detail[:500],
+            event.customer_external_id, event.subscription_external_id, event.metric_code,
+            adapt_time(event.timestamp), adapt_time(now), sender_id, api_key.pk if api_key else None,
+            QuarantineStatus.PENDING, "", 1,
+        ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
-from prm.core.tenancy import TenantQuerySet, Tenancy
+from prm.core.tenancy import Tenancy, TenantQuerySet
 
 # Quantities keep six decimal places (a KB in GB, a second in hours). SQLite holds 15
 # significant digits exactly (Django's documented limit); PostgreSQL's NUMERIC holds all.
@@ -37,8 +38,13 @@ class UsageEvent(models.Model):
     # ("lago:sub:<external_subscription_id>" or "lago:cus:<external_customer_id>", transaction_id).
     source = models.CharField(max_length=255)
     event_id = models.CharField(max_length=255)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="usage_events")
-    metric = models.ForeignKey("plans.Metric", on_delete=models.PROTECT, related_name="usage_events")
+    # Every index is paid on each of millions of inserts, so only the ones reads need exist:
+    # (customer, metric, timestamp) leads with the customer, and the other foreign keys are
+    # looked up rarely (deleting a user or a key), not per event.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="usage_events", db_index=False
+    )
+    metric = models.ForeignKey("plans.Metric", on_delete=models.PROTECT, related_name="usage_events", db_index=False)
     subscription_external_id = models.CharField(max_length=255, blank=True)
     timestamp = models.DateTimeField()
     value = models.DecimalField(max_digits=EVENT_VALUE_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
@@ -48,11 +54,14 @@ class UsageEvent(models.Model):
     properties = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     format = models.CharField(max_length=20, choices=EventFormat.choices)
     received_at = models.DateTimeField()
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     status = models.CharField(max_length=10, choices=EventStatus.choices, default=EventStatus.ACTIVE)
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    # The event this one corrects; unique among the few events that have one (partial index).
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacements", db_index=False
     )
 
     tenancy = USAGE_TENANCY
@@ -60,11 +69,19 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["-timestamp", "-pk"]
-        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="usage_event_dedup_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="usage_event_dedup_key"),
+            models.UniqueConstraint(
+                fields=["replaces"], condition=Q(replaces__isnull=False), name="usage_event_replaced_once"
+            ),
+        ]
         indexes = [models.Index(fields=["customer", "metric", "timestamp"], name="usage_event_cust_metric_time")]
 
     def __str__(self):
         return f"{self.metric.code} {self.value} for {self.customer.external_id} at {self.timestamp:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        return reverse("usage_event_detail", args=[self.pk])
 
 
 class AmendmentAction(models.TextChoices):
@@ -91,6 +108,9 @@ class UsageAmendment(models.Model):
 
     class Meta:
         ordering = ["-amended_at"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} event {self.event_id}: {self.reason}"
 
 
 class QuarantineReason(models.TextChoices):
@@ -179,6 +199,9 @@ class UsageRollup(models.Model):
             models.CheckConstraint(condition=Q(event_count__gt=0), name="usage_rollup_not_empty"),
         ]
 
+    def __str__(self):
+        return f"{self.customer_id}·{self.metric_id}·{self.hour:%Y-%m-%d %H}h: {self.event_count} events"
+
 
 class UsageDistinctKey(models.Model):
     """The distinct keys of unique_count metrics per hour, so a period's distinct count is exact
@@ -194,3 +217,29 @@ class UsageDistinctKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "metric", "hour", "key"], name="usage_distinct_key_bucket"),
         ]
+
+    def __str__(self):
+        return f"{self.key} in {self.hour:%Y-%m-%d %H}h"
+
+
+class UsageUpload(models.Model):
+    """A CSV file of usage uploaded in the portal, with its per-row report."""
+
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_uploads")
+    filename = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rows = models.PositiveIntegerField()
+    accepted = models.PositiveIntegerField()
+    duplicates = models.PositiveIntegerField()
+    quarantined = models.PositiveIntegerField()
+    rejected = models.PositiveIntegerField()
+    report = models.TextField(help_text="CSV: line, event id, outcome, detail.")
+
+    tenancy = Tenancy(partner="uploaded_by__membership__partner", rep="uploaded_by")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote
 
 from prm.usage.models import EventFormat
 
@@ -17,6 +18,7 @@ MAX_ID_LENGTH = 255
 MAX_DECIMAL_PLACES = 6
 # Beyond 15 significant digits SQLite (the embedded database) would round a quantity.
 MAX_SIGNIFICANT_DIGITS = 15
+_MAX_EXACT_INTEGER = 10**MAX_SIGNIFICANT_DIGITS
 
 
 class PayloadError(Exception):
@@ -114,9 +116,7 @@ def _from_unix(seconds: Decimal) -> datetime:
     if not seconds.is_finite():
         raise ValueError("Must be a finite number of Unix seconds.")
     try:
-        return datetime.fromtimestamp(int(seconds), tz=UTC).replace(
-            microsecond=int((seconds % 1) * 1_000_000)
-        )
+        return datetime.fromtimestamp(int(seconds), tz=UTC).replace(microsecond=int((seconds % 1) * 1_000_000))
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"{seconds} is not a Unix time in seconds.") from None
 
@@ -133,6 +133,8 @@ def _time(event: IncomingEvent, payload: dict, name: str, *, allow_unix: bool) -
 
 def parse_quantity(raw: Any) -> Decimal:
     """A finite decimal with at most 6 places and 15 significant digits."""
+    if type(raw) is int and -_MAX_EXACT_INTEGER < raw < _MAX_EXACT_INTEGER:
+        return Decimal(raw)  # the common case, a count, needs none of the checks below
     if isinstance(raw, bool) or raw is None or isinstance(raw, list | dict):
         raise ValueError(f"Must be a number, not {_describe(raw)}.")
     if isinstance(raw, float):
@@ -143,13 +145,16 @@ def parse_quantity(raw: Any) -> Decimal:
         raise ValueError(f"Must be a number, not {raw!r}.") from None
     if not value.is_finite():
         raise ValueError(f"Must be a finite number, not {raw!r}.")
-    value = value.normalize() if value != 0 else Decimal(0)
-    exponent = value.as_tuple().exponent
+    # Drop trailing zeros by hand: Decimal.normalize() would round past 28 digits, silently.
+    sign, digits, exponent = value.as_tuple()
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
     if -exponent > MAX_DECIMAL_PLACES:
         raise ValueError(f"Has more than {MAX_DECIMAL_PLACES} decimal places: {raw}.")
-    digits = len(value.as_tuple().digits) + max(exponent, 0)
-    if digits > MAX_SIGNIFICANT_DIGITS:
+    significant = len(digits) + max(exponent, 0)
+    if significant > MAX_SIGNIFICANT_DIGITS and any(digits):
         raise ValueError(f"Has more than {MAX_SIGNIFICANT_DIGITS} significant digits: {raw}.")
+    value = Decimal((sign, digits, exponent))
     return value
 
 
@@ -204,7 +209,8 @@ def cloudevents_batch(payload: Any) -> list[IncomingEvent]:
 
 def cloudevent_from_binary(headers: dict[str, str], body: bytes) -> IncomingEvent:
     """Binary mode: attributes in ce-* headers, the data in the body."""
-    attributes: dict[str, Any] = {name[3:]: value for name, value in headers.items() if name.startswith("ce-")}
+    # The HTTP binding percent-encodes header values (an id "order 7" travels as "order%207").
+    attributes: dict[str, Any] = {name[3:]: unquote(value) for name, value in headers.items() if name.startswith("ce-")}
     if body.strip():
         attributes["data"] = loads(body)
     return cloudevent(0, attributes)

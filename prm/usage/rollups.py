@@ -6,6 +6,7 @@ decimal type; two small SQL functions registered on each SQLite connection add a
 quantities as Python Decimals, so totals stay exact there too (to SQLite's 15 digits).
 """
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +97,29 @@ class ExactSum(Aggregate):
         return super().as_sql(compiler, connection, function="prm_decimal_sum", **extra_context)
 
 
+# --- one writer per hour ---------------------------------------------------------------------
+
+
+def _lock_hours(buckets) -> None:
+    """Serialise writers of the same customer · metric · hour until the transaction ends.
+
+    An ingest adds to an hour while a void rebuilds it from its events: without this, the
+    rebuild could read the events before a concurrent ingest commits and then overwrite the
+    hour that ingest had just added to. On SQLite writers are serial already. Locks are taken
+    in sorted order, so two transactions never wait on each other in a circle.
+    """
+    if connection.vendor != "postgresql" or not buckets:
+        return
+    keys = sorted({_lock_key(customer, metric, hour) for customer, metric, hour in buckets})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+
+
+def _lock_key(customer_id: int, metric_id: int, hour: datetime) -> int:
+    digest = hashlib.blake2b(f"usage-hour:{customer_id}:{metric_id}:{hour.isoformat()}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
 # --- adding a batch -------------------------------------------------------------------------
 
 
@@ -106,9 +130,10 @@ def _upsert_rollup_sql() -> str:
     else:
         add, greatest = "prm_decimal_add({a}, {b})", "MAX({a}, {b})"
     old, new = table, "excluded"
+    columns = "customer_id, metric_id, hour, event_count, value_sum, value_max, latest_value, latest_at"
+    # Built from our own table and column names only; every value goes in as a parameter.
     return (
-        f"INSERT INTO {table} (customer_id, metric_id, hour, event_count, value_sum, value_max, latest_value, latest_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (customer_id, metric_id, hour) DO UPDATE SET "
         f"event_count = {old}.event_count + {new}.event_count, "
         f"value_sum = {add.format(a=f'{old}.value_sum', b=f'{new}.value_sum')}, "
@@ -147,6 +172,7 @@ def rollups_add(events: list[CountedEvent]) -> None:
             distinct[(*key, event.distinct_key)] += 1
     if not buckets:
         return
+    _lock_hours(buckets.keys())
     # A stable order of rows keeps concurrent batches from deadlocking on PostgreSQL.
     at = db_datetime
     rows = [
@@ -167,6 +193,7 @@ def rollups_add(events: list[CountedEvent]) -> None:
 
 def rollups_rebuild(customer_id: int, metric_id: int, hours: set[datetime]) -> None:
     """Recompute the given hours from their counted events (max and latest cannot be subtracted)."""
+    _lock_hours([(customer_id, metric_id, hour) for hour in hours])
     for hour in sorted(hours):
         end = hour.replace(minute=59, second=59, microsecond=999999)
         events = list(

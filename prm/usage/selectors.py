@@ -54,9 +54,7 @@ def _grouped(rows, granularity, aggregate, start) -> list[UsageBucket]:
         value = rows.aggregate(value=aggregate)["value"]
         return [UsageBucket(start, _quantity(value))] if value is not None else []
     trunc = GRANULARITIES[granularity]
-    grouped = (
-        rows.annotate(bucket=trunc("hour")).values("bucket").annotate(value=aggregate).order_by("bucket")
-    )
+    grouped = rows.annotate(bucket=trunc("hour")).values("bucket").annotate(value=aggregate).order_by("bucket")
     return [UsageBucket(row["bucket"], _quantity(row["value"])) for row in grouped]
 
 

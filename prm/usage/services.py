@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
-from prm.usage.ingest import Outcome, event_quantity, events_ingest
+from prm.usage.ingest import MAX_FUTURE, TOO_FAR_AHEAD, Outcome, event_quantity, events_ingest
 from prm.usage.models import (
     AmendmentAction,
     EventFormat,
@@ -89,10 +89,14 @@ def event_replace(
                 new_time = parse_time(timestamp, allow_unix=True)
             except ValueError as error:
                 raise ValidationError({"timestamp": str(error)}) from None
+            if new_time > timezone.now() + MAX_FUTURE:
+                raise ValidationError({"timestamp": TOO_FAR_AHEAD})
             _check_open(new_time, "timestamp")
         new_value, distinct_key = event_quantity(correction, event.metric)
         if correction.errors:
-            raise ValidationError({name.replace("data.", "properties."): msgs for name, msgs in correction.errors.items()})
+            raise ValidationError(
+                {name.replace("data.", "properties."): msgs for name, msgs in correction.errors.items()}
+            )
         if value is not None and event.metric.field and event.metric.aggregation != "count":
             correction.data[event.metric.field] = value
         replacement = UsageEvent.objects.create(

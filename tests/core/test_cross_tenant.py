@@ -7,6 +7,8 @@ fails `test_every_url_is_classified` / `test_every_api_route_is_classified` /
 `test_every_tenant_model_is_checked`, so nothing new slips past it.
 """
 
+import io
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -16,6 +18,12 @@ from prm.api_urls import router
 from prm.core.tenancy import tenant_models
 from prm.customers.models import Customer
 from prm.partners.models import Partner, PartnerStageChange
+from prm.plans.models import Metric
+from prm.usage.ingest import events_ingest
+from prm.usage.models import QuarantinedEvent, UsageAmendment, UsageEvent, UsageRollup, UsageUpload
+from prm.usage.parsing import cloudevent
+from prm.usage.services import event_void
+from prm.usage.uploads import usage_csv_upload
 
 # Portal pages that show one object, by the model whose pk they take, and how they are reached.
 OBJECT_URLS = {
@@ -25,18 +33,41 @@ OBJECT_URLS = {
     "customer_edit": (Customer, "get"),
     "invitation_revoke": (Invitation, "post"),
     "api_key_revoke": (ApiKey, "post"),
+    "usage_event_detail": (UsageEvent, "get"),
+    "usage_event_void": (UsageEvent, "post"),
+    "usage_event_replace": (UsageEvent, "post"),
+    "quarantine_reprocess": (QuarantinedEvent, "post"),
+    "quarantine_discard": (QuarantinedEvent, "post"),
+    "usage_upload_report": (UsageUpload, "get"),
+    "metric_edit": (Metric, "get"),  # the catalogue: visible to all, editable by managers (403)
 }
 # Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
-LIST_URLS = ["home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys"]
+LIST_URLS = [
+    "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
+    "usage_event_list", "quarantine_list", "usage_upload",
+]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
-CREATE_URLS = ["partner_create", "customer_create", "invitation_create"]
+CREATE_URLS = ["partner_create", "customer_create", "invitation_create", "metric_create"]
+# Actions on many rows at once, for channel managers only.
+MANAGER_ACTIONS = ["quarantine_reprocess_all"]
 # Open to anyone (or to exactly the person holding a secret link).
 PUBLIC_URLS = {"healthz", "invitation_accept", "api_schema", "api_docs"}
 # Third-party URL sets with their own checks (allauth's sign-in pages, Django's admin).
 FOREIGN_NAMESPACES_OR_PREFIXES = ("account_", "mfa_", "admin:")
 
 # API routes by basename: the model, and how to find another tenant's object.
-API_ROUTES = {"partner": Partner, "customer": Customer, "user": User, "tier": None}
+API_ROUTES = {
+    "partner": Partner,
+    "customer": Customer,
+    "user": User,
+    "tier": None,  # the program's catalogue: everyone signed in reads it
+    "metric": None,
+    "quarantine": QuarantinedEvent,
+}
+# API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
+API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage"}
+# Rows only channel managers see, even when a partner's key caused them.
+VENDOR_ONLY = {QuarantinedEvent}
 
 
 def _portal_url_names(resolver=None, namespace=""):
@@ -53,7 +84,7 @@ def _portal_url_names(resolver=None, namespace=""):
 
 
 def test_every_url_is_classified():
-    known = set(OBJECT_URLS) | set(LIST_URLS) | set(CREATE_URLS) | PUBLIC_URLS
+    known = set(OBJECT_URLS) | set(LIST_URLS) | set(CREATE_URLS) | set(MANAGER_ACTIONS) | PUBLIC_URLS
     unknown = {
         name
         for name in _portal_url_names()
@@ -64,6 +95,34 @@ def test_every_url_is_classified():
 
 def test_every_api_route_is_classified():
     assert {basename for _prefix, _viewset, basename in router.registry} == set(API_ROUTES)
+    from prm import api_urls
+
+    plain = {entry.name for entry in api_urls.urlpatterns if isinstance(entry, URLPattern) and entry.name}
+    router_names = {entry.name for entry in router.urls}
+    assert plain - router_names == API_PATHS
+
+
+def _usage_of_b(world):
+    """An event of partner B's customer (voided once, so an amendment exists) and a quarantined one."""
+    metric, _ = Metric.objects.get_or_create(
+        code="calls", defaults={"name": "Calls", "unit": "call", "aggregation": "sum", "field": "calls"}
+    )
+    events = [
+        cloudevent(i, {"specversion": "1.0", "id": f"b-{i}", "source": "test", "type": "calls", "subject": subject,
+                       "time": "2026-11-01T10:00:00Z", "data": {"calls": 3}})
+        for i, subject in enumerate(["cus_b1", "cus_b1", "cus_unknown"])
+    ]  # fmt: skip
+    events_ingest(events, actor=world.admin_b)
+    voided = UsageEvent.objects.get(event_id="b-1")
+    event_void(actor=world.manager, event=voided, reason="test")
+    csv_file = io.BytesIO(b"event_id,customer,metric,timestamp,value\nb-csv-1,cus_b1,calls,2026-11-01T11:00:00Z,2\n")
+    return {
+        UsageUpload: usage_csv_upload(actor=world.admin_b, file=csv_file, filename="b.csv"),
+        UsageEvent: UsageEvent.objects.get(event_id="b-0"),
+        UsageAmendment: UsageAmendment.objects.get(event=voided),
+        UsageRollup: UsageRollup.objects.filter(customer=world.customer_b1).earliest("hour"),
+        QuarantinedEvent: QuarantinedEvent.objects.get(event_id="b-2"),
+    }
 
 
 def _owned_by_b(world):
@@ -79,6 +138,7 @@ def _owned_by_b(world):
         PartnerStageChange: PartnerStageChange.objects.create(
             partner=world.partner_b, to_stage="sell", reason="test", changed_at="2026-01-01T00:00:00Z"
         ),
+        **_usage_of_b(world),
     }
 
 
@@ -89,9 +149,10 @@ def test_every_tenant_model_is_checked(world):
     for model, row in owned.items():
         for outsider in (world.admin_a, world.rep_a, world.customer_user_a1):
             assert not model.objects.visible_to(outsider).filter(pk=row.pk).exists(), (model, outsider)
-        # Positive control: the manager sees it, and so does B's admin.
+        # Positive control: the manager sees it, and so does B's admin (unless only the vendor may).
         assert model.objects.visible_to(world.manager).filter(pk=row.pk).exists(), model
-        assert model.objects.visible_to(world.admin_b).filter(pk=row.pk).exists(), model
+        owner_sees = model.objects.visible_to(world.admin_b).filter(pk=row.pk).exists()
+        assert owner_sees is (model not in VENDOR_ONLY), model
 
 
 def _foreign_objects(world):
@@ -100,9 +161,11 @@ def _foreign_objects(world):
         invited_by=world.admin_b, email="someone-b@test.example", role="partner_rep", partner=world.partner_b
     )
     key_b, _ = api_key_create(user=world.admin_b, name="B's key")
+    usage_b = _usage_of_b(world)
     cases = []
     for user in (world.admin_a, world.rep_a, world.customer_user_a1):
         cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
+        cases += [(user, usage_b[UsageEvent]), (user, usage_b[QuarantinedEvent]), (user, usage_b[UsageUpload])]
     # A rep sees only the customers assigned to them; a customer only itself.
     cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
     cases += [(world.customer_user_a1, world.partner_a)]
@@ -113,6 +176,7 @@ def _foreign_objects(world):
 def test_object_urls_answer_404_across_tenants(world, client):
     checked = 0
     for user, obj in _foreign_objects(world):
+        assert not isinstance(obj, Metric)
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         for name, (model, method) in OBJECT_URLS.items():
             if not isinstance(obj, model):
@@ -123,7 +187,7 @@ def test_object_urls_answer_404_across_tenants(world, client):
             if method == "get" and name.endswith("_edit"):
                 assert client.post(url, {"name": "hijacked"}).status_code == 404
             checked += 1
-    assert checked >= 20
+    assert checked >= 40
     world.customer_b1.refresh_from_db()
     assert world.customer_b1.name == "B1 Corp"
 
@@ -183,11 +247,21 @@ def test_filter_choices_do_not_leak_other_partners(world, client):
 @pytest.mark.django_db
 def test_create_pages_refuse_roles_without_the_right(world, client):
     expectations = {
-        world.manager: {"partner_create": 200, "customer_create": 200, "invitation_create": 200},
-        world.admin_a: {"partner_create": 403, "customer_create": 200, "invitation_create": 200},
-        world.rep_a: {"partner_create": 403, "customer_create": 403, "invitation_create": 403},
-        world.customer_user_a1: {"partner_create": 403, "customer_create": 403, "invitation_create": 200},
-        world.customer_viewer_a1: {"partner_create": 403, "customer_create": 403, "invitation_create": 403},
+        world.manager: {"partner_create": 200, "customer_create": 200, "invitation_create": 200, "metric_create": 200},
+        world.admin_a: {"partner_create": 403, "customer_create": 200, "invitation_create": 200, "metric_create": 403},
+        world.rep_a: {"partner_create": 403, "customer_create": 403, "invitation_create": 403, "metric_create": 403},
+        world.customer_user_a1: {
+            "partner_create": 403,
+            "customer_create": 403,
+            "invitation_create": 200,
+            "metric_create": 403,
+        },
+        world.customer_viewer_a1: {
+            "partner_create": 403,
+            "customer_create": 403,
+            "invitation_create": 403,
+            "metric_create": 403,
+        },
     }
     for user, statuses in expectations.items():
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
@@ -239,6 +313,9 @@ def test_anonymous_is_sent_to_sign_in(world, client):
     for name in LIST_URLS + CREATE_URLS:
         response = client.get(reverse(name))
         assert response.status_code == 302 and response["Location"].startswith(login_url), name
+    for name in MANAGER_ACTIONS:
+        response = client.post(reverse(name))
+        assert response.status_code == 302 and response["Location"].startswith(login_url), name
     for name, (model, method) in OBJECT_URLS.items():
         obj = {Partner: world.partner_a, Customer: world.customer_a1}.get(model)
         if obj is None:
@@ -255,3 +332,48 @@ def test_anonymous_is_sent_to_sign_in(world, client):
 def test_public_urls_stay_public(client):
     assert client.get(reverse("healthz")).json()["status"] == "ok"
     assert client.get(reverse("account_login")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_api_paths_outside_the_router_are_scoped(world, client):
+    owned = _owned_by_b(world)
+    event_b = owned[UsageEvent]
+    for user in (world.admin_a, world.rep_a, world.customer_user_a1):
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        listing = client.get("/api/v1/events", {"page_size": 500})
+        assert listing.status_code == 200
+        assert event_b.pk not in {row["id"] for row in listing.json()["results"]}, user.email
+        usage = client.get(
+            "/api/v1/usage",
+            {"customer": "cus_b1", "metric": "calls", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"},
+        )
+        assert usage.status_code == 404, user.email
+        for name in ("event-void", "event-replace"):
+            response = client.post(reverse(name, args=[event_b.pk]), {"reason": "x"}, content_type="application/json")
+            assert response.status_code == 404, (user.email, name)
+    event_b.refresh_from_db()
+    assert event_b.status == "active"
+    # Sending usage: partners yes (their own customers), customers no.
+    client.force_login(world.customer_user_a1, backend="django.contrib.auth.backends.ModelBackend")
+    for name in ("events", "events-batch"):
+        assert client.post(reverse(name), "{}", content_type="application/json").status_code == 403
+    # Positive control: B's admin sees its event and usage.
+    client.force_login(world.admin_b, backend="django.contrib.auth.backends.ModelBackend")
+    ids = {row["id"] for row in client.get("/api/v1/events").json()["results"]}
+    assert event_b.pk in ids
+    usage = client.get(
+        "/api/v1/usage",
+        {"customer": "cus_b1", "metric": "calls", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"},
+    )
+    assert usage.json()["buckets"] == [{"start": "2026-11-01T00:00:00+00:00", "value": "5"}]  # 3 by API, 2 by CSV
+
+
+@pytest.mark.django_db
+def test_manager_actions_refuse_everyone_else(world, client):
+    usage_b = _usage_of_b(world)
+    for user in (world.admin_a, world.admin_b, world.rep_a, world.customer_user_a1):
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        for name in MANAGER_ACTIONS:
+            assert client.post(reverse(name)).status_code == 403, (user.email, name)
+        assert client.get(reverse("metric_edit", args=[Metric.objects.get().pk])).status_code == 403
+    assert QuarantinedEvent.objects.get(pk=usage_b[QuarantinedEvent].pk).status == "pending"

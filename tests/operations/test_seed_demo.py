@@ -1,6 +1,7 @@
 """`manage.py seed_demo`: the demo data people sign in to, and that seeding it again changes nothing."""
 
 from collections import Counter
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -12,12 +13,27 @@ from django.core.management import call_command
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer, UseCase
+from prm.operations import demo
 from prm.operations.demo import DEMO_PASSWORD
+from prm.operations.demo_usage import seed_usage
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
+from prm.plans.models import Metric
+from prm.usage.models import UsageDistinctKey, UsageEvent, UsageRollup
 
 pytestmark = pytest.mark.django_db
 
 STAGE_ORDER = list(Stage)
+
+
+@pytest.fixture(autouse=True)
+def _three_days_of_usage(monkeypatch):
+    """These tests are about the rest of the demo: three days of usage keep them quick.
+    test_demo_usage.py seeds the full six months."""
+
+    def seed_three_days(customers, **options):
+        return seed_usage(customers, **{**options, "start": options["now"].date() - timedelta(days=3)})
+
+    monkeypatch.setattr(demo, "seed_usage", seed_three_days)
 
 
 def seed() -> str:
@@ -37,6 +53,10 @@ def database_snapshot() -> dict:
         "memberships": list(Membership.objects.order_by("pk").values()),
         "email_addresses": list(EmailAddress.objects.order_by("pk").values()),
         "sites": list(Site.objects.order_by("pk").values()),
+        "metrics": list(Metric.objects.order_by("pk").values()),
+        "usage_events": list(UsageEvent.objects.order_by("pk").values()),
+        "usage_rollups": list(UsageRollup.objects.order_by("pk").values()),
+        "usage_distinct_keys": list(UsageDistinctKey.objects.order_by("pk").values()),
     }
 
 
@@ -47,6 +67,8 @@ def test_seeding_twice_changes_nothing():
     second = database_snapshot()
 
     assert len(first["partners"]) == 12
+    assert len(first["metrics"]) == 7
+    assert len(first["usage_events"]) > 200
     assert len(second["customers"]) == len(first["customers"])
     assert len(second["stage_changes"]) == len(first["stage_changes"])
     assert second == first  # not even a password hash or an updated_at moved

@@ -4,7 +4,10 @@ from prm.operations.demo import DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo data (tiers, partners, customers, demo logins). Safe to run again: it changes nothing."
+    help = (
+        "Load the demo data (tiers, partners, customers, metrics, six months of usage, demo logins). "
+        "Safe to run again: existing rows are left as they are and only days not yet sent are added."
+    )
 
     def handle(self, *args, **options):
         summary = seed_demo()
@@ -15,6 +18,7 @@ class Command(BaseCommand):
             f"(new this run: {created['partners']} partners, {created['customers']} customers, "
             f"{created['users']} users)."
         )
+        self.stdout.write(summary.usage_line)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for email, who in summary.logins:
             self.stdout.write(f"  {email:<20}{who}")

@@ -1,0 +1,162 @@
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views import View
+from django.views.decorators.http import require_POST
+
+from prm.core.views import ObjectDetailView, ObjectListView, add_errors
+from prm.usage import services
+from prm.usage.filtersets import EventFilterSet, QuarantineFilterSet
+from prm.usage.forms import ReasonForm, ReplaceForm, UsageUploadForm
+from prm.usage.models import QuarantinedEvent, QuarantineStatus, UsageEvent, UsageUpload
+from prm.usage.tables import QuarantineTable, UsageEventTable, UsageUploadTable
+from prm.usage.uploads import usage_csv_upload
+
+
+class UsageEventListView(ObjectListView):
+    model = UsageEvent
+    table_class = UsageEventTable
+    filterset_class = EventFilterSet
+    select_related = ("customer", "metric")
+    title = "Usage events"
+
+
+class UsageEventDetailView(ObjectDetailView):
+    model = UsageEvent
+    select_related = ("customer", "metric", "replaces", "sent_by")
+    template_name = "usage/event_detail.html"
+
+    def get_context_data(self, **kwargs):
+        event = self.object
+        can_amend = services.can_amend(self.request.user, event) and event.status == "active"
+        return super().get_context_data(
+            properties_json=json.dumps(event.properties, indent=2, sort_keys=True),
+            amendments=event.amendments.select_related("amended_by", "replacement"),
+            can_amend=can_amend,
+            void_form=ReasonForm(prefix="void"),
+            replace_form=ReplaceForm(prefix="replace"),
+            **kwargs,
+        )
+
+
+@require_POST
+@login_required
+def usage_event_amend(request, pk, action):
+    event = get_object_or_404(UsageEvent.objects.visible_to(request.user), pk=pk)
+    form = (ReasonForm if action == "void" else ReplaceForm)(request.POST, prefix=action)
+    if form.is_valid():
+        try:
+            if action == "void":
+                services.event_void(actor=request.user, event=event, reason=form.cleaned_data["reason"])
+                messages.success(request, "Event voided; the totals of its hour were recomputed.")
+                return redirect(event)
+            replacement = services.event_replace(actor=request.user, event=event, **form.cleaned_data)
+            messages.success(request, "Event replaced; the original is kept, voided, for audit.")
+            return redirect(replacement)
+        except ValidationError as error:
+            add_errors(form, error)
+    for field, errors in form.errors.items():
+        messages.error(request, f"{field}: {' '.join(errors)}")
+    return redirect(event)
+
+
+class QuarantineListView(ObjectListView):
+    model = QuarantinedEvent
+    table_class = QuarantineTable
+    filterset_class = QuarantineFilterSet
+    title = "Quarantine"
+    template_name = "usage/quarantinedevent_list.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not request.user.is_manager:
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        pending = QuarantinedEvent.objects.visible_to(self.request.user).filter(status=QuarantineStatus.PENDING)
+        return super().get_context_data(pending_count=pending.count(), **kwargs)
+
+
+@require_POST
+@login_required
+def quarantine_act(request, pk, action):
+    item = get_object_or_404(QuarantinedEvent.objects.visible_to(request.user), pk=pk)
+    try:
+        if action == "reprocess":
+            outcome = services.quarantine_reprocess(actor=request.user, item=item)
+            item.refresh_from_db()
+            if outcome == "quarantined":
+                messages.warning(request, f"Still not countable: {item.detail}")
+            else:
+                messages.success(request, f"Event {item.event_id}: {outcome}.")
+        else:
+            services.quarantine_discard(actor=request.user, item=item, reason=request.POST.get("reason", ""))
+            messages.success(request, f"Event {item.event_id} discarded.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(request.POST.get("next") or "quarantine_list")
+
+
+@require_POST
+@login_required
+def quarantine_reprocess_all(request):
+    """Re-process every waiting event that matches the list's filters (after fixing a cause)."""
+    if not request.user.is_manager:
+        raise PermissionDenied
+    waiting = QuarantinedEvent.objects.visible_to(request.user).filter(status=QuarantineStatus.PENDING)
+    filtered = QuarantineFilterSet(request.GET, queryset=waiting).qs
+    outcomes: dict[str, int] = {}
+    for item in filtered[:10_000]:
+        outcome = services.quarantine_reprocess(actor=request.user, item=item)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing waiting"
+    messages.success(request, f"Re-processed: {summary}.")
+    return redirect("quarantine_list")
+
+
+class UsageUploadView(LoginRequiredMixin, View):
+    template_name = "usage/upload.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not services.can_send_usage(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        return self._render(request, UsageUploadForm())
+
+    def post(self, request):
+        form = UsageUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = usage_csv_upload(actor=request.user, file=upload, filename=upload.name)
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"{result.filename}: {result.accepted} accepted, {result.duplicates} duplicates, "
+                    f"{result.quarantined} quarantined, {result.rejected} rejected.",
+                )
+                return redirect("usage_upload")
+        return self._render(request, form, status=400)
+
+    def _render(self, request, form, status=200):
+        uploads = UsageUpload.objects.visible_to(request.user).select_related("uploaded_by")[:20]
+        table = UsageUploadTable(uploads, orderable=False)
+        return render(request, self.template_name, {"form": form, "table": table}, status=status)
+
+
+@login_required
+def usage_upload_report(request, pk):
+    upload = get_object_or_404(UsageUpload.objects.visible_to(request.user), pk=pk)
+    response = HttpResponse(upload.report, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{slugify(upload.filename)}-{upload.pk}.csv"'
+    return response
