@@ -6,7 +6,6 @@ decimal type; two small SQL functions registered on each SQLite connection add a
 quantities as Python Decimals, so totals stay exact there too (to SQLite's 15 digits).
 """
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,29 +96,6 @@ class ExactSum(Aggregate):
         return super().as_sql(compiler, connection, function="prm_decimal_sum", **extra_context)
 
 
-# --- one writer per hour ---------------------------------------------------------------------
-
-
-def _lock_hours(buckets) -> None:
-    """Serialise writers of the same customer · metric · hour until the transaction ends.
-
-    An ingest adds to an hour while a void rebuilds it from its events: without this, the
-    rebuild could read the events before a concurrent ingest commits and then overwrite the
-    hour that ingest had just added to. On SQLite writers are serial already. Locks are taken
-    in sorted order, so two transactions never wait on each other in a circle.
-    """
-    if connection.vendor != "postgresql" or not buckets:
-        return
-    keys = sorted({_lock_key(customer, metric, hour) for customer, metric, hour in buckets})
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
-
-
-def _lock_key(customer_id: int, metric_id: int, hour: datetime) -> int:
-    digest = hashlib.blake2b(f"usage-hour:{customer_id}:{metric_id}:{hour.isoformat()}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
-
-
 # --- adding a batch -------------------------------------------------------------------------
 
 
@@ -172,7 +148,6 @@ def rollups_add(events: list[CountedEvent]) -> None:
             distinct[(*key, event.distinct_key)] += 1
     if not buckets:
         return
-    _lock_hours(buckets.keys())
     # A stable order of rows keeps concurrent batches from deadlocking on PostgreSQL.
     at = db_datetime
     rows = [
@@ -192,8 +167,20 @@ def rollups_add(events: list[CountedEvent]) -> None:
 
 
 def rollups_rebuild(customer_id: int, metric_id: int, hours: set[datetime]) -> None:
-    """Recompute the given hours from their counted events (max and latest cannot be subtracted)."""
-    _lock_hours([(customer_id, metric_id, hour) for hour in hours])
+    """Recompute the given hours from their counted events (max and latest cannot be subtracted).
+
+    The hour's rollup rows are locked before its events are read. An ingest adding to the
+    hour holds that row lock (its upsert) until it commits, so the read waits for it and then
+    sees its events; an ingest that starts later waits for the rebuild and adds on top of it.
+    An hour with no row yet has no committed events, and adding to it is an upsert either way.
+    """
+    for hour in sorted(hours):
+        list(UsageRollup.objects.select_for_update().filter(customer_id=customer_id, metric_id=metric_id, hour=hour))
+        list(
+            UsageDistinctKey.objects.select_for_update()
+            .filter(customer_id=customer_id, metric_id=metric_id, hour=hour)
+            .order_by("key")
+        )
     for hour in sorted(hours):
         end = hour.replace(minute=59, second=59, microsecond=999999)
         events = list(
