@@ -23,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers when the bench starts it (2).")
         # 1 by default: on a 2-core machine a second client thread did not raise events/s (the server
         # and the database already use both cores) and doubled every batch's latency.
-        parser.add_argument("--clients", type=int, default=1, help="Client threads sending the batches (1).")
+        # Metering pipelines send concurrently; two clients keep both gunicorn workers busy.
+        parser.add_argument("--clients", type=int, default=2, help="Client threads sending the batches (2).")
 
     def handle(self, *args, sections, events, single, url, workers, clients, **options):
         unknown = [name for name in sections if name not in SECTIONS]
