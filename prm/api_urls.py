@@ -4,9 +4,9 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from prm.accounts.api import UserViewSet
-from prm.customers.api import CustomerViewSet
+from prm.customers.api import CustomerViewSet, SubscriptionViewSet
 from prm.partners.api import PartnerViewSet, TierViewSet
-from prm.plans.api import MetricViewSet
+from prm.plans.api import MetricViewSet, PlanViewSet, QuoteView
 from prm.usage import api as usage_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -15,6 +15,8 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("users", UserViewSet, basename="user")
 router.register("tiers", TierViewSet, basename="tier")
 router.register("metrics", MetricViewSet, basename="metric")
+router.register("plans", PlanViewSet, basename="plan")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("quarantine", usage_api.QuarantineViewSet, basename="quarantine")
 
 urlpatterns = [
@@ -24,5 +26,6 @@ urlpatterns = [
     path("events/<int:pk>/void", usage_api.EventVoidView.as_view(), name="event-void"),
     path("events/<int:pk>/replace", usage_api.EventReplaceView.as_view(), name="event-replace"),
     path("usage", usage_api.UsageView.as_view(), name="usage"),
+    path("quotes", QuoteView.as_view(), name="quotes"),
     *router.urls,
 ]

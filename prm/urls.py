@@ -16,6 +16,7 @@ urlpatterns = [
     path("partners/", include("prm.partners.urls")),
     path("customers/", include("prm.customers.urls")),
     path("metrics/", include("prm.plans.urls")),
+    path("plans/", include("prm.plans.plan_urls")),
     path("usage/", include("prm.usage.urls")),
     path("", include("prm.accounts.urls")),
     path("api/v1/", include("prm.api_urls")),

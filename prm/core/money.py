@@ -55,3 +55,8 @@ def plain_decimal(value: Decimal) -> str:
     """A decimal as a plain string without trailing zeros or exponent: 1.500000 → "1.5", 1E+2 → "100"."""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "") else text
+
+
+def money_string(amount: Decimal, currency: str) -> str:
+    """An amount as the API shows money: exactly the currency's minor unit, "12.50", "1200" (JPY)."""
+    return str(round_money(amount, currency))

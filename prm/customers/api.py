@@ -5,9 +5,10 @@ from prm.core.api import ScopedModelViewSet
 from prm.core.serializers import ServiceSerializerMixin
 from prm.customers import services
 from prm.customers.filtersets import CustomerFilterSet
-from prm.customers.models import Customer
+from prm.customers.models import Customer, Subscription
 from prm.customers.permissions import can_create_customers, can_edit_customer
 from prm.partners.models import Partner
+from prm.plans.models import Plan
 
 
 class CustomerSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
@@ -61,3 +62,46 @@ class CustomerViewSet(ScopedModelViewSet):
 
     def can_change(self, obj):
         return can_edit_customer(self.request.user, obj)
+
+
+class SubscriptionSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+    customer = serializers.SlugRelatedField(slug_field="external_id", queryset=Customer.objects.none())
+    plan = serializers.SlugRelatedField(
+        source="plan_version.plan", slug_field="code", queryset=Plan.objects.all(), write_only=True
+    )
+    plan_code = serializers.CharField(source="plan_version.plan.code", read_only=True)
+    plan_version = serializers.IntegerField(source="plan_version.version", read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id", "external_id", "customer", "plan", "plan_code", "plan_version", "started_at", "ended_at",
+            "commitment", "status", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["status", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            # Customers outside the caller's scope read as "does not exist", never "forbidden".
+            fields["customer"].queryset = Customer.objects.visible_to(request.user)
+        return fields
+
+    def perform_service_create(self, actor, data):
+        plan = data.pop("plan_version")["plan"]
+        return services.subscription_create(actor=actor, plan=plan, **data)
+
+
+class SubscriptionViewSet(ScopedModelViewSet):
+    """Subscriptions in your scope; managers and partner admins subscribe their customers.
+    Plan and commitment changes (with proration) arrive with billing."""
+
+    model = Subscription
+    serializer_class = SubscriptionSerializer
+    select_related = ("customer", "plan_version__plan")
+    filterset_fields = ["status", "external_id"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def can_create(self):
+        return can_create_customers(self.request.user)

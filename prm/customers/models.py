@@ -69,3 +69,49 @@ class Customer(models.Model):
             membership = self.assigned_rep.membership_or_none
             if membership is None or membership.partner_id != self.reseller_id:
                 raise ValidationError({"assigned_rep": "The assigned rep must be a member of the reseller partner."})
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+
+
+class Subscription(models.Model):
+    """A customer on a plan version. Its external id is what Lago-shaped usage names
+    (`external_subscription_id`); the version's prices hold until the subscription is moved."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    plan_version = models.ForeignKey("plans.PlanVersion", on_delete=models.PROTECT, related_name="subscriptions")
+    external_id = models.CharField(
+        max_length=100, unique=True, validators=[external_id_validator], help_text="e.g. sub_acme_api"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    commitment = models.DecimalField(
+        max_digits=20, decimal_places=3, null=True, blank=True,
+        help_text="The customer's committed spend per period, if it differs from the plan's minimum.",
+    )  # fmt: skip
+    status = models.CharField(max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = Tenancy(partner="customer__reseller", customer="customer", rep="customer__assigned_rep")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=models.F("started_at")),
+                name="subscription_ends_after_it_starts",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} ({self.plan_version})"
+
+    def clean(self):
+        if self.plan_version_id and self.customer_id and self.plan_version.plan.currency != self.customer.currency:
+            raise ValidationError(
+                {"plan_version": f"The plan is priced in {self.plan_version.plan.currency}; "
+                 f"{self.customer} is billed in {self.customer.currency}."}
+            )  # fmt: skip

@@ -3,7 +3,7 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from prm.customers.models import Customer
+from prm.customers.models import Customer, Subscription
 from prm.customers.permissions import can_create_customers, can_edit_customer
 from prm.partners.models import Partner
 
@@ -39,3 +39,24 @@ def customer_update(*, actor, customer: Customer, **fields) -> Customer:
         customer.full_clean()
         customer.save()
     return customer
+
+
+SUBSCRIPTION_FIELDS = ("customer", "external_id", "started_at", "ended_at", "commitment", "status")
+
+
+def subscription_create(*, actor, plan, **fields) -> Subscription:
+    """Subscribe a customer to a plan's current version (managers, or the customer's partner admin)."""
+    customer = fields.get("customer")
+    if customer is None or not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
+        raise ValidationError({"customer": "Choose a customer you manage."})
+    if not can_edit_customer(actor, customer):
+        raise PermissionDenied("Only channel managers and the customer's partner admin subscribe customers.")
+    if not plan.is_active:
+        raise ValidationError({"plan": f"The plan {plan.code} takes no new subscriptions."})
+    subscription = Subscription(
+        plan_version=plan.current_version,
+        **{name: value for name, value in fields.items() if name in SUBSCRIPTION_FIELDS},
+    )
+    subscription.full_clean()
+    subscription.save()
+    return subscription

@@ -1,10 +1,12 @@
-"""Billable metrics (and, with the billing issue, plans, charges and price tiers)."""
+"""Billable metrics, and plans with their versioned charges (priced by prm/plans/pricing.py)."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
+from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS
 from prm.core.tenancy import CatalogueQuerySet
 
 
@@ -67,3 +69,61 @@ class Metric(models.Model):
             self.field = ""  # a count needs no property: every event is one
         elif not self.field:
             raise ValidationError({"field": f"A {self.get_aggregation_display().lower()} needs the property to read."})
+
+
+class PlanInterval(models.TextChoices):
+    MONTH = "month", "Monthly"
+
+
+class Plan(models.Model):
+    """A price list customers subscribe to. What it charges lives in its versions: editing a
+    plan that subscriptions use adds a version, and running subscriptions keep theirs."""
+
+    code = models.CharField(max_length=64, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    interval = models.CharField(max_length=10, choices=PlanInterval.choices, default=PlanInterval.MONTH)
+    is_active = models.BooleanField(default=True, help_text="Inactive plans take no new subscriptions.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+    def get_absolute_url(self):
+        return reverse("plan_detail", args=[self.pk])
+
+    @property
+    def current_version(self) -> "PlanVersion":
+        return self.versions.order_by("-version").first()
+
+
+class PlanVersion(models.Model):
+    """One immutable-once-used set of prices of a plan: charges in the pricing contract's JSON
+    shape, the minimum commitment, prepaid credit packs and the features it unlocks."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    charges = models.JSONField(help_text="The pricing contract's charge objects.")
+    # Three places hold any currency's minor unit (KWD); the service checks the plan's own.
+    minimum_commitment = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=3, null=True, blank=True)
+    credit_packs = models.JSONField(
+        default=list, blank=True, help_text='Prepaid credit packs: [{"name", "price", "credits"}].'
+    )
+    entitlements = models.JSONField(default=list, blank=True, help_text="Feature codes this plan unlocks.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "-version"]
+        constraints = [models.UniqueConstraint(fields=["plan", "version"], name="plan_version_unique")]
+
+    def __str__(self):
+        return f"{self.plan.code} v{self.version}"

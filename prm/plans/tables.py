@@ -1,6 +1,6 @@
 import django_tables2 as tables
 
-from prm.plans.models import Metric
+from prm.plans.models import Metric, Plan
 
 
 class MetricTable(tables.Table):
@@ -9,4 +9,14 @@ class MetricTable(tables.Table):
     class Meta:
         model = Metric
         fields = ("code", "name", "unit", "aggregation", "field", "allow_negative")
+        attrs = {"class": "table"}
+
+
+class PlanTable(tables.Table):
+    code = tables.Column(linkify=True)
+    version = tables.Column(accessor="current_version__version", verbose_name="Version", orderable=False)
+
+    class Meta:
+        model = Plan
+        fields = ("code", "name", "currency", "interval", "version", "is_active")
         attrs = {"class": "table"}

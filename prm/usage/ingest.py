@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from prm.core.models import ClosedBillingPeriod
-from prm.customers.models import Customer
+from prm.customers.models import Customer, Subscription
 from prm.plans.models import Aggregation, Metric
 from prm.usage.models import EventStatus, QuarantinedEvent, QuarantineReason, QuarantineStatus, UsageEvent
 from prm.usage.parsing import MAX_ID_LENGTH, IncomingEvent, parse_quantity
@@ -93,11 +93,21 @@ def events_ingest(events: list[IncomingEvent], *, actor, api_key=None, now=None)
             .filter(external_id__in={e.customer_external_id for e in well_formed if e.customer_external_id})
             .values_list("external_id", "pk")
         )
+        wanted = {e.subscription_external_id for e in well_formed if e.subscription_external_id}
+        subscription_customers = (
+            dict(
+                Subscription.objects.visible_to(actor)
+                .filter(external_id__in=wanted)
+                .values_list("external_id", "customer_id")
+            )
+            if wanted
+            else {}
+        )
         closed = set(ClosedBillingPeriod.objects.values_list("period", flat=True))
         rows: list[_Row] = []
         held: list[_Held] = []
         for event in well_formed:
-            outcome = _classify(event, metrics, customer_ids, closed)
+            outcome = _classify(event, metrics, customer_ids, subscription_customers, closed)
             if isinstance(outcome, _Row):
                 rows.append(outcome)
             elif isinstance(outcome, _Held):
@@ -120,25 +130,27 @@ def _check_times(events: list[IncomingEvent], now) -> None:
             event.error(name, TOO_FAR_AHEAD)
 
 
-def _classify(event: IncomingEvent, metrics, customer_ids, closed) -> _Row | _Held | None:
+def _classify(event: IncomingEvent, metrics, customer_ids, subscription_customers, closed) -> _Row | _Held | None:
     metric = metrics.get(event.metric_code)
     if metric is None:
         return _Held(event, QuarantineReason.UNKNOWN_METRIC, f"No metric has the code {event.metric_code!r}.")
     value, distinct_key = event_quantity(event, metric)
     if event.errors:
         return None
-    if not event.customer_external_id:
-        # Subscriptions arrive with the billing issue; until one exists the event waits.
-        return _Held(
-            event,
-            QuarantineReason.UNKNOWN_SUBSCRIPTION,
-            f"No subscription has the external id {event.subscription_external_id!r}.",
-        )
-    customer_id = customer_ids.get(event.customer_external_id)
-    if customer_id is None:
-        return _Held(
-            event, QuarantineReason.UNKNOWN_CUSTOMER, f"No customer has the external id {event.customer_external_id!r}."
-        )
+    if event.subscription_external_id:
+        # Lago's shape: the subscription names the customer.
+        customer_id = subscription_customers.get(event.subscription_external_id)
+        if customer_id is None:
+            detail = f"No subscription has the external id {event.subscription_external_id!r}."
+            return _Held(event, QuarantineReason.UNKNOWN_SUBSCRIPTION, detail)
+        if event.customer_external_id and customer_ids.get(event.customer_external_id) != customer_id:
+            event.error("external_customer_id", "Does not match the customer of external_subscription_id.")
+            return None
+    else:
+        customer_id = customer_ids.get(event.customer_external_id)
+        if customer_id is None:
+            detail = f"No customer has the external id {event.customer_external_id!r}."
+            return _Held(event, QuarantineReason.UNKNOWN_CUSTOMER, detail)
     period = f"{event.timestamp.year:04d}-{event.timestamp.month:02d}"  # timestamps are UTC already
     if period in closed:
         return _Held(event, QuarantineReason.CLOSED_PERIOD, f"The billing period {period} is closed.")

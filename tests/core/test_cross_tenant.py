@@ -16,9 +16,9 @@ from prm.accounts.models import ApiKey, Invitation, User
 from prm.accounts.services import api_key_create, invitation_create
 from prm.api_urls import router
 from prm.core.tenancy import tenant_models
-from prm.customers.models import Customer
+from prm.customers.models import Customer, Subscription
 from prm.partners.models import Partner, PartnerStageChange
-from prm.plans.models import Metric
+from prm.plans.models import Metric, Plan, PlanVersion
 from prm.usage.ingest import events_ingest
 from prm.usage.models import QuarantinedEvent, UsageAmendment, UsageEvent, UsageRollup, UsageUpload
 from prm.usage.parsing import cloudevent
@@ -40,14 +40,16 @@ OBJECT_URLS = {
     "quarantine_discard": (QuarantinedEvent, "post"),
     "usage_upload_report": (UsageUpload, "get"),
     "metric_edit": (Metric, "get"),  # the catalogue: visible to all, editable by managers (403)
+    "plan_detail": (Plan, "get"),  # the catalogue too
+    "plan_edit": (Plan, "get"),
 }
 # Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
 LIST_URLS = [
     "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
-    "usage_event_list", "quarantine_list", "usage_upload",
+    "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator",
 ]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
-CREATE_URLS = ["partner_create", "customer_create", "invitation_create", "metric_create"]
+CREATE_URLS = ["partner_create", "customer_create", "invitation_create", "metric_create", "plan_create"]
 # Actions on many rows at once, for channel managers only.
 MANAGER_ACTIONS = ["quarantine_reprocess_all"]
 # Open to anyone (or to exactly the person holding a secret link).
@@ -62,10 +64,12 @@ API_ROUTES = {
     "user": User,
     "tier": None,  # the program's catalogue: everyone signed in reads it
     "metric": None,
+    "plan": None,
     "quarantine": QuarantinedEvent,
+    "subscription": Subscription,
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
-API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage"}
+API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes"}
 # Rows only channel managers see, even when a partner's key caused them.
 VENDOR_ONLY = {QuarantinedEvent}
 
@@ -115,8 +119,14 @@ def _usage_of_b(world):
     events_ingest(events, actor=world.admin_b)
     voided = UsageEvent.objects.get(event_id="b-1")
     event_void(actor=world.manager, event=voided, reason="test")
+    plan = Plan.objects.create(code="p", name="P", currency="USD")
+    version = PlanVersion.objects.create(plan=plan, version=1, charges=[{"model": "flat", "amount": "10"}])
+    subscription = Subscription.objects.create(
+        customer=world.customer_b1, plan_version=version, external_id="sub_b1", started_at="2026-11-01T00:00:00Z"
+    )
     csv_file = io.BytesIO(b"event_id,customer,metric,timestamp,value\nb-csv-1,cus_b1,calls,2026-11-01T11:00:00Z,2\n")
     return {
+        Subscription: subscription,
         UsageUpload: usage_csv_upload(actor=world.admin_b, file=csv_file, filename="b.csv"),
         UsageEvent: UsageEvent.objects.get(event_id="b-0"),
         UsageAmendment: UsageAmendment.objects.get(event=voided),
@@ -264,6 +274,7 @@ def test_create_pages_refuse_roles_without_the_right(world, client):
         },
     }
     for user, statuses in expectations.items():
+        statuses["plan_create"] = 200 if user.is_manager else 403  # the catalogue is the vendor's
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         for name, status in statuses.items():
             response = client.get(reverse(name))
@@ -376,4 +387,5 @@ def test_manager_actions_refuse_everyone_else(world, client):
         for name in MANAGER_ACTIONS:
             assert client.post(reverse(name)).status_code == 403, (user.email, name)
         assert client.get(reverse("metric_edit", args=[Metric.objects.get().pk])).status_code == 403
+        assert client.get(reverse("plan_edit", args=[Plan.objects.get().pk])).status_code == 403
     assert QuarantinedEvent.objects.get(pk=usage_b[QuarantinedEvent].pk).status == "pending"
