@@ -1,5 +1,6 @@
 """Serializers validate shape; the app's service does the write and the business checks."""
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
@@ -33,3 +34,27 @@ class ServiceSerializerMixin:
             raise serializers.ValidationError(detail) from None
         except PermissionDenied as error:
             raise exceptions.PermissionDenied(str(error) or None) from None
+
+
+class ScopedRelatedFieldsMixin:
+    """Related fields choose only among rows the caller may see.
+
+    Declare `scoped_related = {"reseller": "partners.Partner"}` (or a callable taking the user
+    and returning a queryset); an id outside the caller's scope then reads as "does not exist",
+    never as "forbidden", so the API does not reveal other tenants' rows.
+    """
+
+    scoped_related: dict = {}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is None:
+            return fields
+        for name, source in self.scoped_related.items():
+            if name in fields and not fields[name].read_only:
+                if callable(source):
+                    fields[name].queryset = source(request.user)
+                else:
+                    fields[name].queryset = apps.get_model(source).objects.visible_to(request.user)
+        return fields

@@ -2,16 +2,19 @@ from rest_framework import serializers
 
 from prm.accounts.models import PARTNER_ROLES, User
 from prm.core.api import ScopedModelViewSet
-from prm.core.serializers import ServiceSerializerMixin
+from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin
 from prm.customers import services
 from prm.customers.filtersets import CustomerFilterSet
 from prm.customers.models import Customer, Subscription
 from prm.customers.permissions import can_create_customers, can_edit_customer
-from prm.partners.models import Partner
 from prm.plans.models import Plan
 
 
-class CustomerSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+def _partner_people(user):
+    return User.objects.visible_to(user).filter(membership__role__in=PARTNER_ROLES)
+
+
+class CustomerSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = [
@@ -21,15 +24,10 @@ class CustomerSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"reseller": {"required": False}}
 
+    scoped_related = {"reseller": "partners.Partner", "assigned_rep": _partner_people}
+
     def get_fields(self):
         fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:
-            # Ids outside the caller's scope read as "does not exist", never as "forbidden".
-            fields["reseller"].queryset = Partner.objects.visible_to(request.user)
-            fields["assigned_rep"].queryset = User.objects.visible_to(request.user).filter(
-                membership__role__in=PARTNER_ROLES
-            )
         if self.instance is not None and not isinstance(self.instance, list):
             fields["external_id"].read_only = True
         return fields
@@ -64,7 +62,7 @@ class CustomerViewSet(ScopedModelViewSet):
         return can_edit_customer(self.request.user, obj)
 
 
-class SubscriptionSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+class SubscriptionSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, serializers.ModelSerializer):
     customer = serializers.SlugRelatedField(slug_field="external_id", queryset=Customer.objects.none())
     plan = serializers.SlugRelatedField(
         source="plan_version.plan", slug_field="code", queryset=Plan.objects.all(), write_only=True
@@ -80,13 +78,7 @@ class SubscriptionSerializer(ServiceSerializerMixin, serializers.ModelSerializer
         ]  # fmt: skip
         read_only_fields = ["status", "created_at"]
 
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:
-            # Customers outside the caller's scope read as "does not exist", never "forbidden".
-            fields["customer"].queryset = Customer.objects.visible_to(request.user)
-        return fields
+    scoped_related = {"customer": "customers.Customer"}
 
     def perform_service_create(self, actor, data):
         plan = data.pop("plan_version")["plan"]

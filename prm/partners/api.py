@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from prm.accounts.models import Role, User
 from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
-from prm.core.serializers import ServiceSerializerMixin
+from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin
 from prm.partners import services
 from prm.partners.filtersets import PartnerFilterSet
 from prm.partners.models import Partner, Tier
@@ -15,7 +15,7 @@ class TierSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "rank", "description"]
 
 
-class PartnerSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+class PartnerSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, serializers.ModelSerializer):
     tier = serializers.SlugRelatedField(slug_field="code", queryset=Tier.objects.all())
     channel_manager = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(membership__role=Role.MANAGER), allow_null=True, required=False
@@ -30,12 +30,7 @@ class PartnerSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None and "parent" in fields:
-            fields["parent"].queryset = Partner.objects.visible_to(request.user)
-        return fields
+    scoped_related = {"parent": "partners.Partner"}
 
     def perform_service_create(self, actor, data):
         data.pop("reason", None)
