@@ -1,12 +1,14 @@
 """The demo data behind `manage.py seed_demo`: tiers, partners, customers, the demo logins, the
-billable metrics and about six months of the customers' usage.
+billable metrics, about six months of the customers' usage, the plans and the customers'
+subscriptions.
 
-What the demo contains lives in `fixtures/tiers.json`, `fixtures/demo.json` and
-`fixtures/metrics.json`; this module only turns it into rows (the usage: `demo_usage`). Seeding
-is idempotent and deterministic: every row is found by its natural key (tier code, user email,
-partner domain, customer external id, metric code) and written only when it differs from the
-demo, and every usage event has a fixed id, so a second run changes nothing (on a later day it
-adds that day's usage).
+What the demo contains lives in `fixtures/tiers.json`, `fixtures/demo.json`,
+`fixtures/metrics.json` and `fixtures/plans.json`; this module only turns it into rows (the
+usage: `demo_usage`; plans and subscriptions: `demo_plans`). Seeding is idempotent and
+deterministic: every row is found by its natural key (tier code, user email, partner domain,
+customer external id, metric code, plan code, subscription external id) and written only when it
+differs from the demo (plans and subscriptions: only when missing), and every usage event has a
+fixed id, so a second run changes nothing (on a later day it adds that day's usage).
 """
 
 import json
@@ -23,7 +25,8 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer
-from prm.operations.demo_usage import UsageSeedResult, seed_usage
+from prm.operations.demo_plans import PlanSeedResult, ensure_plans, ensure_subscriptions, load_plan_fixture
+from prm.operations.demo_usage import UsageSeedResult, seed_usage, usage_start
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
 from prm.plans.models import Metric
 
@@ -58,6 +61,7 @@ class DemoSummary:
     created: Counter = field(default_factory=Counter)  # rows this run added, by kind
     logins: list[tuple[str, str]] = field(default_factory=list)  # (email, who they are)
     usage: UsageSeedResult = field(default_factory=UsageSeedResult)
+    plans: PlanSeedResult = field(default_factory=PlanSeedResult)
 
     @property
     def usage_line(self) -> str:
@@ -67,6 +71,10 @@ class DemoSummary:
             f"Usage: {self.metrics} metrics, {usage.sent} events for {usage.customers} customers{since} "
             f"(new this run: {usage.accepted} events; already there: {usage.duplicates})."
         )
+
+    @property
+    def plans_line(self) -> str:
+        return self.plans.line
 
 
 def demo_fixtures_dir() -> Path:
@@ -92,6 +100,7 @@ def seed_demo(*, usage_months: int | None = None, usage_customers: list[str] | N
     every demo customer (or only the external ids in `usage_customers`).
     """
     config, tier_fixture, metric_fixture = load_demo_config(), load_tier_fixture(), load_metric_fixture()
+    plan_fixture = load_plan_fixture(demo_fixtures_dir())
     logins = config["demo_logins"]
     summary = DemoSummary(vendor_name=config["vendor"]["name"])
     now = timezone.now()
@@ -122,6 +131,7 @@ def seed_demo(*, usage_months: int | None = None, usage_customers: list[str] | N
             customer=customers[logins["customer_admin"]["customer"]],
             summary=summary,
         )
+        plans = ensure_plans(plan_fixture, actor=manager, result=summary.plans)
     # Its own step, after the rows above are committed: the usage goes in through the ingest
     # service, which commits each batch; a run stopped half-way is completed by the next one.
     summary.usage = seed_usage(
@@ -136,6 +146,15 @@ def seed_demo(*, usage_months: int | None = None, usage_customers: list[str] | N
         now=now.replace(minute=0, second=0, microsecond=0),
         months=usage_months,
     )
+    # After the usage, so that each subscription starts in the month of the customer's first usage.
+    with transaction.atomic():
+        ensure_subscriptions(
+            customers.values(),
+            plans=plans,
+            actor=manager,
+            default_start=usage_start(now, config["usage"]["months"]),
+            result=summary.plans,
+        )
     summary.logins = [
         (manager.email, "channel manager"),
         (partner_admin.email, f"partner admin of {partner_admin.partner}"),

@@ -5,8 +5,9 @@ from prm.operations.demo import DEMO_PASSWORD, seed_demo
 
 class Command(BaseCommand):
     help = (
-        "Load the demo data (tiers, partners, customers, metrics, six months of usage, demo logins). "
-        "Safe to run again: existing rows are left as they are and only days not yet sent are added."
+        "Load the demo data (tiers, partners, customers, metrics, six months of usage, plans and "
+        "subscriptions, demo logins). Safe to run again: existing rows are left as they are and only "
+        "days not yet sent are added."
     )
 
     def handle(self, *args, **options):
@@ -19,6 +20,8 @@ class Command(BaseCommand):
             f"{created['users']} users)."
         )
         self.stdout.write(summary.usage_line)
+        self.stdout.write(summary.plans_line)
+        # The logins come last: `make run` shows them just before the server starts.
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for email, who in summary.logins:
             self.stdout.write(f"  {email:<20}{who}")
