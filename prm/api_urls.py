@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from prm.accounts.api import UserViewSet
+from prm.billing.api import CreditNoteViewSet, InvoiceViewSet
 from prm.customers.api import CustomerViewSet, SubscriptionViewSet
 from prm.partners.api import PartnerViewSet, TierViewSet
 from prm.plans.api import MetricViewSet, PlanViewSet, QuoteView
@@ -18,6 +19,8 @@ router.register("metrics", MetricViewSet, basename="metric")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("quarantine", usage_api.QuarantineViewSet, basename="quarantine")
+router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
 
 urlpatterns = [
     # Ingestion keeps ARCHITECTURE.md's exact paths (no trailing slash: metering clients post here).

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "prm.customers",
     "prm.plans",
     "prm.usage",
+    "prm.billing",
     "prm.operations",
     "prm.dashboards",
 ]

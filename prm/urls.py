@@ -18,6 +18,7 @@ urlpatterns = [
     path("metrics/", include("prm.plans.urls")),
     path("plans/", include("prm.plans.plan_urls")),
     path("usage/", include("prm.usage.urls")),
+    path("invoices/", include("prm.billing.urls")),
     path("", include("prm.accounts.urls")),
     path("api/v1/", include("prm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

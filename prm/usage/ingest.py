@@ -18,6 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
 from prm.customers.models import Customer, Subscription
 from prm.plans.models import Aggregation, Metric
@@ -86,7 +87,8 @@ def events_ingest(events: list[IncomingEvent], *, actor, api_key=None, now=None)
     _check_times(events, now)
     well_formed = [event for event in events if not event.errors]
     with transaction.atomic():
-        # Read inside the transaction: a period closed meanwhile is seen by this batch.
+        # Held until commit: a period close waits for this batch, or this batch sees it closed.
+        billing_periods_lock(exclusive=False)
         metrics = {m.code: m for m in Metric.objects.filter(code__in={e.metric_code for e in well_formed})}
         customer_ids = dict(
             Customer.objects.visible_to(actor)

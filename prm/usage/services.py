@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
 from prm.usage.ingest import MAX_FUTURE, TOO_FAR_AHEAD, Outcome, event_quantity, events_ingest
@@ -35,6 +36,7 @@ def can_amend(user, event: UsageEvent, api_key=None) -> bool:
 
 
 def _check_open(moment, field: str) -> None:
+    billing_periods_lock(exclusive=False)  # see prm/core/locks.py
     period = str(BillingPeriod.containing(moment))
     if ClosedBillingPeriod.objects.filter(period=period).exists():
         raise ValidationError({field: f"The billing period {period} is closed; correct it with a credit note."})

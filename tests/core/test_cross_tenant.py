@@ -15,6 +15,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from prm.accounts.models import ApiKey, Invitation, User
 from prm.accounts.services import api_key_create, invitation_create
 from prm.api_urls import router
+from prm.billing.models import CreditNote, Invoice, InvoiceLine
+from prm.billing.services import credit_note_create, invoice_finalize, invoice_refresh_draft
+from prm.core.models import ClosedBillingPeriod
+from prm.core.periods import BillingPeriod
 from prm.core.tenancy import tenant_models
 from prm.customers.models import Customer, Subscription
 from prm.partners.models import Partner, PartnerStageChange
@@ -42,11 +46,14 @@ OBJECT_URLS = {
     "metric_edit": (Metric, "get"),  # the catalogue: visible to all, editable by managers (403)
     "plan_detail": (Plan, "get"),  # the catalogue too
     "plan_edit": (Plan, "get"),
+    "invoice_detail": (Invoice, "get"),
+    "invoice_void": (Invoice, "post"),
+    "invoice_credit": (Invoice, "post"),
 }
 # Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
 LIST_URLS = [
     "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
-    "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator",
+    "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator", "invoice_list",
 ]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
 CREATE_URLS = ["partner_create", "customer_create", "invitation_create", "metric_create", "plan_create"]
@@ -67,6 +74,8 @@ API_ROUTES = {
     "plan": None,
     "quarantine": QuarantinedEvent,
     "subscription": Subscription,
+    "invoice": Invoice,
+    "credit-note": CreditNote,
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
 API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes"}
@@ -124,6 +133,14 @@ def _usage_of_b(world):
     subscription = Subscription.objects.create(
         customer=world.customer_b1, plan_version=version, external_id="sub_b1", started_at="2026-11-01T00:00:00Z"
     )
+    # October 2026, closed: a finalized invoice with a credit note; November's draft is the estimate.
+    earlier = Subscription.objects.create(
+        customer=world.customer_b1, plan_version=version, external_id="sub_b1_oct",
+        started_at="2026-10-01T00:00:00Z", ended_at="2026-11-01T00:00:00Z",
+    )  # fmt: skip
+    ClosedBillingPeriod.objects.get_or_create(period="2026-10")
+    final = invoice_finalize(invoice=invoice_refresh_draft(subscription=earlier, period=BillingPeriod(2026, 10)))
+    draft = invoice_refresh_draft(subscription=subscription, period=BillingPeriod(2026, 11))
     csv_file = io.BytesIO(b"event_id,customer,metric,timestamp,value\nb-csv-1,cus_b1,calls,2026-11-01T11:00:00Z,2\n")
     return {
         Subscription: subscription,
@@ -132,6 +149,9 @@ def _usage_of_b(world):
         UsageAmendment: UsageAmendment.objects.get(event=voided),
         UsageRollup: UsageRollup.objects.filter(customer=world.customer_b1).earliest("hour"),
         QuarantinedEvent: QuarantinedEvent.objects.get(event_id="b-2"),
+        Invoice: final,
+        InvoiceLine: draft.lines.get(),
+        CreditNote: credit_note_create(actor=world.manager, invoice=final, amount="1", reason="test"),
     }
 
 
@@ -176,6 +196,7 @@ def _foreign_objects(world):
     for user in (world.admin_a, world.rep_a, world.customer_user_a1):
         cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
         cases += [(user, usage_b[UsageEvent]), (user, usage_b[QuarantinedEvent]), (user, usage_b[UsageUpload])]
+        cases += [(user, usage_b[Invoice])]
     # A rep sees only the customers assigned to them; a customer only itself.
     cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
     cases += [(world.customer_user_a1, world.partner_a)]

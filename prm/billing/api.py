@@ -1,0 +1,175 @@
+"""Billing API: invoices (read-only, voidable by managers) and credit notes."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from prm.billing import services
+from prm.billing.filtersets import CreditNoteFilterSet, InvoiceFilterSet
+from prm.billing.models import CreditNote, Invoice, InvoiceLine
+from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
+from prm.core.money import money_string, plain_decimal
+from prm.core.serializers import ServiceSerializerMixin
+
+IMMUTABLE = (
+    "Invoices cannot be changed through the API: a finalized invoice is immutable (correct it with a credit note, "
+    "POST /api/v1/credit-notes/, or void it, POST /api/v1/invoices/{id}/void/), and a draft is recomputed from usage."
+)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MoneyField(serializers.Field):
+    """An amount as a string with exactly its currency's minor unit ("12.50", "1200" for JPY)."""
+
+    def __init__(self, *, currency: str = "currency", **kwargs):
+        self.currency_path = currency.split(".")
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        currency = instance
+        for name in self.currency_path:
+            currency = getattr(currency, name)
+        return money_string(getattr(instance, self.field_name), currency)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PlainDecimalField(serializers.DecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=None, decimal_places=None, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return plain_decimal(value)
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    metric = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    quantity = PlainDecimalField()
+    amount = MoneyField(currency="invoice.currency")
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["position", "metric", "model", "quantity", "amount", "description", "charge", "tiers"]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    subscription = serializers.CharField(source="subscription.external_id", read_only=True)
+    plan = serializers.CharField(source="plan_version.plan.code", read_only=True)
+    plan_version = serializers.IntegerField(source="plan_version.version", read_only=True)
+    # A plain string, not an enum: another app's "status" enum already owns that schema name.
+    status = serializers.CharField(read_only=True, help_text="draft, finalized or void.")
+    subtotal = MoneyField()
+    total = MoneyField()
+    credited = MoneyField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id", "number", "status", "period", "period_start", "period_end", "service_start", "service_end",
+            "customer", "subscription", "plan", "plan_version", "currency", "subtotal", "total", "credited",
+            "rated_at", "finalized_at", "voided_at", "void_reason",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class InvoiceDetailSerializer(InvoiceSerializer):
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta(InvoiceSerializer.Meta):
+        fields = [*InvoiceSerializer.Meta.fields, "lines"]
+        read_only_fields = fields
+
+
+class VoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+def _service_errors(function, **kwargs):
+    try:
+        return function(**kwargs)
+    except ValidationError as error:
+        raise exceptions.ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+        ) from None
+    except PermissionDenied as error:
+        raise exceptions.PermissionDenied(str(error) or None) from None
+
+
+class InvoiceViewSet(ScopedReadOnlyViewSet):
+    """Invoices in your scope: drafts (the open period's live estimate), finalized and void ones.
+    Read-only: corrections are credit notes; managers may void a finalized invoice."""
+
+    model = Invoice
+    serializer_class = InvoiceSerializer
+    filterset_class = InvoiceFilterSet
+    select_related = ("customer", "subscription", "plan_version__plan")
+    lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        return InvoiceSerializer if self.action == "list" else InvoiceDetailSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            queryset = queryset.prefetch_related("lines__metric")
+        return queryset
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise exceptions.MethodNotAllowed(request.method, detail=IMMUTABLE)
+
+    @extend_schema(request=VoidSerializer, responses={200: InvoiceDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        invoice = self.get_object()
+        data = VoidSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _service_errors(services.invoice_void, actor=request.user, invoice=invoice, **data.validated_data)
+        return Response(InvoiceDetailSerializer(self.get_queryset().get(pk=invoice.pk)).data)
+
+
+class CreditNoteSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+    invoice = serializers.PrimaryKeyRelatedField(queryset=Invoice.objects.none())
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    currency = serializers.CharField(source="invoice.currency", read_only=True)
+    amount = serializers.CharField(max_length=32, help_text="A decimal string in the invoice's currency.")
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id", "number", "invoice", "invoice_number", "currency", "amount", "reason", "created_at", "created_by",
+        ]  # fmt: skip
+        read_only_fields = ["number", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            # Invoices outside the caller's scope read as "does not exist", never "forbidden".
+            fields["invoice"].queryset = Invoice.objects.visible_to(request.user)
+        return fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["amount"] = money_string(instance.amount, instance.invoice.currency)
+        return data
+
+    def perform_service_create(self, actor, data):
+        return services.credit_note_create(actor=actor, **data)
+
+
+class CreditNoteViewSet(ScopedModelViewSet):
+    """Credit notes in your scope; channel managers issue them on finalized invoices."""
+
+    model = CreditNote
+    serializer_class = CreditNoteSerializer
+    filterset_class = CreditNoteFilterSet
+    select_related = ("invoice", "created_by")
+    http_method_names = ["get", "post", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def can_create(self):
+        return self.request.user.is_manager

@@ -1,0 +1,29 @@
+"""One FilterSet per listed model, shared by the portal list and the API."""
+
+import django_filters
+
+from prm.billing.models import CreditNote, Invoice, InvoiceStatus
+from prm.core.filtersets import visible_choices
+from prm.customers.models import Customer
+
+
+class InvoiceFilterSet(django_filters.FilterSet):
+    period = django_filters.CharFilter(help_text="YYYY-MM")
+    status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices)
+    # Scoped choices: a partner never sees another partner's customers listed here.
+    customer = django_filters.ModelChoiceFilter(queryset=visible_choices(Customer), label="Customer")
+    customer_external_id = django_filters.CharFilter(field_name="customer__external_id", label="Customer id")
+    number = django_filters.CharFilter(label="Number")
+
+    class Meta:
+        model = Invoice
+        fields = ["period", "status", "customer", "customer_external_id", "number"]
+
+
+class CreditNoteFilterSet(django_filters.FilterSet):
+    invoice = django_filters.NumberFilter(field_name="invoice_id")
+    period = django_filters.CharFilter(field_name="invoice__period", label="Period (YYYY-MM)")
+
+    class Meta:
+        model = CreditNote
+        fields = ["invoice", "period"]

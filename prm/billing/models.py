@@ -1,0 +1,153 @@
+"""Invoices: what a subscription owes for one billing period, line by line, and its corrections.
+
+An invoice is a draft (the customer's live estimate, recomputed from usage) until its period is
+closed; then it is finalized — numbered and immutable. A mistake on a finalized invoice is
+corrected by a credit note, or the whole invoice is voided; it is never edited.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS
+from prm.core.tenancy import Tenancy, TenantQuerySet
+
+# Three places hold the minor unit of every currency we bill in (KWD, BHD have three).
+MONEY_PLACES = 3
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_PLACES, **kwargs)
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft (estimate)"
+    FINALIZED = "finalized", "Finalized"
+    VOID = "void", "Void"
+
+
+class Invoice(models.Model):
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
+    subscription = models.ForeignKey("customers.Subscription", on_delete=models.PROTECT, related_name="invoices")
+    plan_version = models.ForeignKey("plans.PlanVersion", on_delete=models.PROTECT, related_name="invoices")
+    period = models.CharField(max_length=7, help_text="The billing period, YYYY-MM (a UTC calendar month).")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField(help_text="Exclusive: the first instant after the period.")
+    # The part of the period the subscription was active: usage is read and flat fees prorated over it.
+    service_start = models.DateTimeField()
+    service_end = models.DateTimeField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    number = models.CharField(max_length=32, null=True, blank=True, unique=True, help_text="Assigned on finalizing.")
+    subtotal = money_field(default=0)
+    total = money_field(default=0)
+    credited = money_field(default=0, help_text="The sum of this invoice's credit notes.")
+    rated_at = models.DateTimeField(help_text="When the lines were last computed from usage.")
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    finalized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    void_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = Tenancy(partner="customer__reseller", customer="customer", rep="customer__assigned_rep")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period"], name="invoice_one_per_subscription_period"),
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(number__isnull=False),
+                name="invoice_numbered_once_finalized",
+            ),
+            models.CheckConstraint(condition=models.Q(credited__lte=models.F("total")), name="invoice_credit_le_total"),
+        ]
+        indexes = [models.Index(fields=["period", "status"])]
+
+    def __str__(self):
+        return self.number or f"Draft {self.period} · {self.subscription.external_id}"
+
+    def get_absolute_url(self):
+        return reverse("invoice_detail", args=[self.pk])
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT
+
+    @property
+    def creditable(self):
+        """What credit notes may still give back."""
+        return self.total - self.credited
+
+
+class InvoiceLine(models.Model):
+    """One priced charge (or the minimum-commitment true-up), with what produced it."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    metric = models.ForeignKey("plans.Metric", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    model = models.CharField(max_length=20, help_text="The charge model, or minimum_commitment for the true-up.")
+    quantity = models.DecimalField(max_digits=40, decimal_places=6)
+    amount = money_field()
+    description = models.TextField()
+    charge = models.JSONField(help_text="The charge definition priced (the pricing contract's shape).")
+    tiers = models.JSONField(default=list, blank=True, help_text="The tiers applied, amounts as strings.")
+
+    tenancy = Tenancy(
+        partner="invoice__customer__reseller", customer="invoice__customer", rep="invoice__customer__assigned_rep"
+    )
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position_unique")]
+
+    def __str__(self):
+        return f"{self.invoice} · {self.position + 1}: {self.description}"
+
+
+class CreditNote(models.Model):
+    """Money given back on a finalized invoice; numbered gaplessly in its own sequence."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=32, unique=True)
+    amount = money_field()
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    tenancy = Tenancy(
+        partner="invoice__customer__reseller", customer="invoice__customer", rep="invoice__customer__assigned_rep"
+    )
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_note_amount_positive")]
+
+    def __str__(self):
+        return self.number
+
+    def get_absolute_url(self):
+        return self.invoice.get_absolute_url()
+
+
+class DocumentSequence(models.Model):
+    """The last number given to a kind of document ("invoice", "credit_note").
+
+    Numbers are taken inside the transaction that issues the document, with this row locked:
+    a rolled-back issue rolls the counter back too, so the numbers have no gaps.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name}: {self.last_number}"

@@ -1,0 +1,44 @@
+import django_tables2 as tables
+
+from prm.billing.models import Invoice
+from prm.core.money import money_string
+
+
+class MoneyColumn(tables.Column):
+    """An amount in its row's currency, to the currency's minor unit."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "number"}, "th": {"class": "number"}})
+        super().__init__(**kwargs)
+
+    def render(self, value, record):
+        return money_string(value, record.currency)
+
+    def value(self, value, record):
+        return money_string(value, record.currency)
+
+
+class InvoiceTable(tables.Table):
+    number = tables.Column(linkify=True, empty_values=(), verbose_name="Invoice")
+    period = tables.Column()
+    customer = tables.Column(accessor="customer__name", order_by="customer__name")
+    subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription")
+    status = tables.Column()
+    currency = tables.Column()
+    subtotal = MoneyColumn()
+    total = MoneyColumn()
+    credited = MoneyColumn()
+    finalized_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Finalized", default="—")
+
+    class Meta:
+        model = Invoice
+        fields = ("number", "period", "customer", "subscription", "status", "currency", "subtotal", "total", "credited")
+        sequence = (*fields, "finalized_at")
+        order_by = ("-period",)
+        attrs = {"class": "table"}
+
+    def render_number(self, value, record):
+        return record.number or "Draft (estimate)"
+
+    def value_number(self, value, record):
+        return record.number or ""

@@ -1,0 +1,118 @@
+"""Closing a billing period: the month's usage is frozen, and every invoice of it finalized.
+
+    period_close(period=BillingPeriod(2026, 10))
+
+1. refuse a period that has not ended (usage is still arriving for it);
+2. record it as closed (`ClosedBillingPeriod`): from that commit on, ingestion quarantines
+   events timestamped in it and amendments to it are refused, so the invoices below count
+   usage that can no longer change;
+3. for every subscription active at some point in the period, rate its invoice one last time
+   and finalize it (numbered, immutable), one subscription per transaction, in batches by
+   primary key so memory stays flat however many subscriptions there are.
+
+Safe to run again (after a crash, or by mistake): finalized and void invoices are left as
+they are, so a second run finalizes nothing new and takes no new numbers.
+
+Commissions (incentives) will accrue here, after finalizing, once that app exists.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from prm.billing.models import Invoice, InvoiceStatus
+from prm.billing.services import invoice_finalize, invoice_refresh_draft
+from prm.core.locks import billing_periods_lock
+from prm.core.models import ClosedBillingPeriod
+from prm.core.money import money_string
+from prm.core.periods import BillingPeriod
+from prm.customers.models import Subscription
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class PeriodCloseSummary:
+    period: str
+    subscriptions: int = 0
+    finalized: int = 0  # finalized by this run
+    already_final: int = 0  # finalized (or voided) by an earlier run
+    # Every finalized invoice of the period, whichever run finalized it (void ones left out).
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    invoices_final: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "period": self.period,
+            "subscriptions": self.subscriptions,
+            "finalized": self.finalized,
+            "already_final": self.already_final,
+            "invoices_final": self.invoices_final,
+            "totals": {currency: money_string(amount, currency) for currency, amount in sorted(self.totals.items())},
+        }
+
+    def __str__(self) -> str:
+        totals = ", ".join(f"{amount} {currency}" for currency, amount in self.as_dict()["totals"].items()) or "nothing"
+        return (
+            f"Period {self.period} closed: {self.subscriptions} subscriptions, "
+            f"{self.finalized} invoices finalized now, {self.already_final} already final; "
+            f"{self.invoices_final} finalized invoices total {totals}."
+        )
+
+
+def active_subscriptions(period: BillingPeriod):
+    """Subscriptions active at some point in [period.start, period.end)."""
+    return Subscription.objects.filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=period.start), started_at__lt=period.end
+    )
+
+
+def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
+    """Close `period` (see the module's docstring). `actor` None is the system (command, task)."""
+    if actor is not None and not actor.is_manager:
+        raise PermissionDenied("Only channel managers close billing periods.")
+    current = BillingPeriod.containing(timezone.now())
+    if period >= current:
+        raise ValidationError(
+            {"period": f"{period} has not ended (the current period is {current}); a period is closed once it is over."}
+        )
+    # Committed on its own, before any invoice is finalized, so ingestion sees it from now on.
+    with transaction.atomic():
+        # Waits for ingests in flight; ingests after this commit see the period closed.
+        billing_periods_lock(exclusive=True)
+        ClosedBillingPeriod.objects.get_or_create(period=str(period), defaults={"closed_by": actor})
+
+    summary = PeriodCloseSummary(period=str(period))
+    subscriptions = active_subscriptions(period).order_by("pk")
+    last_pk = 0
+    while True:
+        batch = list(subscriptions.filter(pk__gt=last_pk)[:BATCH_SIZE])
+        if not batch:
+            break
+        last_pk = batch[-1].pk
+        statuses = dict(
+            Invoice.objects.filter(subscription__in=batch, period=str(period)).values_list("subscription_id", "status")
+        )
+        for subscription in batch:
+            summary.subscriptions += 1
+            if statuses.get(subscription.pk, InvoiceStatus.DRAFT) != InvoiceStatus.DRAFT:
+                summary.already_final += 1
+                continue
+            with transaction.atomic():
+                draft = invoice_refresh_draft(subscription=subscription, period=period)
+                invoice_finalize(invoice=draft)
+            summary.finalized += 1
+
+    final = Invoice.objects.filter(period=str(period), status=InvoiceStatus.FINALIZED)
+    # Summed here, not by the database: SQLite would add the decimals as floats.
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for currency, total in final.values_list("currency", "total").iterator(chunk_size=2000):
+        totals[currency] += total
+        summary.invoices_final += 1
+    summary.totals = dict(totals)
+    return summary
