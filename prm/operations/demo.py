@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer
+from prm.operations.demo_invoices import InvoiceSeedResult, seed_invoices
 from prm.operations.demo_plans import PlanSeedResult, ensure_plans, ensure_subscriptions, load_plan_fixture
 from prm.operations.demo_usage import UsageSeedResult, seed_usage, usage_start
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
@@ -62,6 +63,7 @@ class DemoSummary:
     logins: list[tuple[str, str]] = field(default_factory=list)  # (email, who they are)
     usage: UsageSeedResult = field(default_factory=UsageSeedResult)
     plans: PlanSeedResult = field(default_factory=PlanSeedResult)
+    invoices: InvoiceSeedResult = field(default_factory=InvoiceSeedResult)
 
     @property
     def usage_line(self) -> str:
@@ -93,11 +95,15 @@ def load_metric_fixture() -> dict:
     return json.loads((demo_fixtures_dir() / "metrics.json").read_text(encoding="utf-8"))
 
 
-def seed_demo(*, usage_months: int | None = None, usage_customers: list[str] | None = None) -> DemoSummary:
+def seed_demo(
+    *, usage_months: int | None = None, usage_customers: list[str] | None = None, invoices: bool = True
+) -> DemoSummary:
     """Bring the database to the demo state; safe to run any number of times.
 
     Usage covers the demo's months (`usage_months` to change it; 0 is this month so far) for
-    every demo customer (or only the external ids in `usage_customers`).
+    every demo customer (or only the external ids in `usage_customers`). With `invoices`, every
+    past month is then closed; leave it off when usage for past months is still to be sent
+    (closed months quarantine late usage, as they would in production).
     """
     config, tier_fixture, metric_fixture = load_demo_config(), load_tier_fixture(), load_metric_fixture()
     plan_fixture = load_plan_fixture(demo_fixtures_dir())
@@ -155,6 +161,9 @@ def seed_demo(*, usage_months: int | None = None, usage_customers: list[str] | N
             default_start=usage_start(now, config["usage"]["months"]),
             result=summary.plans,
         )
+    if invoices:
+        # Past months closed through the real period close; this month's drafts are live estimates.
+        summary.invoices = seed_invoices(now=now, actor=manager)
     summary.logins = [
         (manager.email, "channel manager"),
         (partner_admin.email, f"partner admin of {partner_admin.partner}"),

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from prm.accounts.models import User
+from prm.billing.models import Invoice
 from prm.core.money import round_money
 from prm.customers.models import Customer, Subscription, SubscriptionStatus
 from prm.operations import demo
@@ -194,6 +195,8 @@ def test_an_edited_plan_is_left_as_it_is_and_a_missing_subscription_comes_back()
     plan = Plan.objects.get(code="saas-team")
     # In use, so the new price goes into version 2; the seed must not undo it or add a version.
     plan_update(actor=manager, plan=plan, name="Team (renamed)", charges=[{"model": "flat", "amount": "99"}])
+    # Its invoices go first (they protect it), as they would have to in any real deletion.
+    Invoice.objects.filter(subscription__external_id="sub_cedar_health").delete()
     Subscription.objects.filter(external_id="sub_cedar_health").delete()
 
     output = seed()
