@@ -21,7 +21,7 @@ class MoneyColumn(tables.Column):
 class InvoiceTable(tables.Table):
     number = tables.Column(linkify=True, empty_values=(), verbose_name="Invoice")
     period = tables.Column()
-    customer = tables.Column(accessor="customer__name", order_by="customer__name")
+    customer = tables.Column(accessor="customer__name", order_by="customer__name", verbose_name="Customer")
     subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription")
     status = tables.Column()
     currency = tables.Column()
