@@ -3,10 +3,8 @@ customer, and that seeding again creates neither."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from prm.accounts.models import User
@@ -14,13 +12,14 @@ from prm.billing.models import Invoice
 from prm.core.money import round_money
 from prm.customers.models import Customer, Subscription, SubscriptionStatus
 from prm.operations import demo
-from prm.operations.demo_usage import seed_usage, usage_start
+from prm.operations.demo_usage import usage_start
 from prm.plans import pricing
 from prm.plans.models import Plan, PlanVersion
 from prm.plans.services import plan_update
 from prm.usage.models import UsageEvent
+from tests.operations.seeding import seed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("three_days_of_usage")]
 
 USE_CASE_METRICS = demo.load_metric_fixture()["use_cases"]
 PLAN_CODES = {
@@ -30,22 +29,6 @@ PLAN_CODES = {
     "factory-hours", "factory-hours-eur", "factory-hours-gbp", "factory-hours-jpy",
     "iot-events", "iot-events-eur", "iot-events-gbp",
 }  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _three_days_of_usage(monkeypatch):
-    """Three days of usage keep these tests quick (test_demo_usage.py seeds the full six months)."""
-
-    def seed_three_days(customers, **options):
-        return seed_usage(customers, **{**options, "start": options["now"].date() - timedelta(days=3)})
-
-    monkeypatch.setattr(demo, "seed_usage", seed_three_days)
-
-
-def seed() -> str:
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    return out.getvalue()
 
 
 def snapshot() -> dict:

@@ -1,45 +1,24 @@
 """`manage.py seed_demo`: the demo data people sign in to, and that seeding it again changes nothing."""
 
 from collections import Counter
-from datetime import timedelta
-from io import StringIO
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.sites.models import Site
-from django.core.management import call_command
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer, UseCase
-from prm.operations import demo
 from prm.operations.demo import DEMO_PASSWORD
-from prm.operations.demo_usage import seed_usage
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
 from prm.plans.models import Metric
 from prm.usage.models import UsageDistinctKey, UsageEvent, UsageRollup
+from tests.operations.seeding import seed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("three_days_of_usage")]
 
 STAGE_ORDER = list(Stage)
-
-
-@pytest.fixture(autouse=True)
-def _three_days_of_usage(monkeypatch):
-    """These tests are about the rest of the demo: three days of usage keep them quick.
-    test_demo_usage.py seeds the full six months."""
-
-    def seed_three_days(customers, **options):
-        return seed_usage(customers, **{**options, "start": options["now"].date() - timedelta(days=3)})
-
-    monkeypatch.setattr(demo, "seed_usage", seed_three_days)
-
-
-def seed() -> str:
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    return out.getvalue()
 
 
 def database_snapshot() -> dict:
