@@ -4,8 +4,8 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from prm.accounts.api import UserViewSet
-from prm.billing.api import CreditNoteViewSet, InvoiceViewSet
-from prm.customers.api import CustomerViewSet, SubscriptionViewSet
+from prm.billing.api import CreditGrantViewSet, CreditNoteViewSet, InvoiceViewSet
+from prm.customers.api import CustomerViewSet, SubscriptionChangeViewSet, SubscriptionViewSet
 from prm.partners.api import PartnerViewSet, TierViewSet
 from prm.plans.api import MetricViewSet, PlanViewSet, QuoteView
 from prm.usage import api as usage_api
@@ -18,9 +18,11 @@ router.register("tiers", TierViewSet, basename="tier")
 router.register("metrics", MetricViewSet, basename="metric")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("subscription-changes", SubscriptionChangeViewSet, basename="subscription-change")
 router.register("quarantine", usage_api.QuarantineViewSet, basename="quarantine")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
+router.register("credit-grants", CreditGrantViewSet, basename="credit-grant")
 
 urlpatterns = [
     # Ingestion keeps ARCHITECTURE.md's exact paths (no trailing slash: metering clients post here).

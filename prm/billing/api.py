@@ -1,4 +1,4 @@
-"""Billing API: invoices (read-only, voidable by managers) and credit notes."""
+"""Billing API: invoices (read-only, voidable by managers), credit notes and prepaid credit grants."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from drf_spectacular.types import OpenApiTypes
@@ -7,12 +7,13 @@ from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from prm.billing import services
-from prm.billing.filtersets import CreditNoteFilterSet, InvoiceFilterSet
-from prm.billing.models import CreditNote, Invoice, InvoiceLine
+from prm.billing import credits, services
+from prm.billing.filtersets import CreditGrantFilterSet, CreditNoteFilterSet, InvoiceFilterSet
+from prm.billing.models import CreditGrant, CreditNote, Invoice, InvoiceLine
 from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from prm.core.money import money_string, plain_decimal
 from prm.core.serializers import ServiceSerializerMixin
+from prm.customers.models import Subscription
 
 IMMUTABLE = (
     "Invoices cannot be changed through the API: a finalized invoice is immutable (correct it with a credit note, "
@@ -173,3 +174,98 @@ class CreditNoteViewSet(ScopedModelViewSet):
 
     def can_create(self):
         return self.request.user.is_manager
+
+
+class CreditGrantSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+    """POST buys a pack: {"subscription", "pack"}; or, channel managers only, grants goodwill
+    credits: {"subscription", "credits", "reason"} (optionally "expires_at")."""
+
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    subscription = serializers.SlugRelatedField(
+        slug_field="external_id",
+        queryset=Subscription.objects.none(),
+        help_text="The subscription's external id: the pack is one of its plan version's credit_packs, billed on "
+        "its invoice.",
+    )
+    pack = serializers.CharField(
+        write_only=True, required=False, max_length=200, help_text="To buy a pack: its name in the plan's credit_packs."
+    )
+    # A plain string, not an enum: another app's "source" enum may own that schema name.
+    source = serializers.CharField(read_only=True, help_text="purchase or goodwill.")
+    currency = serializers.CharField(
+        required=False, max_length=3, help_text="Optional on input: must be the subscription's currency."
+    )
+    credits = serializers.CharField(
+        required=False,
+        max_length=32,
+        help_text="Credits granted, a decimal string in the currency. On input, for a goodwill grant (managers).",
+    )
+    price = MoneyField()
+    balance = MoneyField(help_text="Credits left: credits less what finalized invoices drew.")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="Required for a goodwill grant; kept for audit."
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    granted_by = serializers.EmailField(source="granted_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = CreditGrant
+        fields = [
+            "id", "customer", "subscription", "pack", "source", "name", "currency", "credits", "price", "balance",
+            "granted_at", "expires_at", "granted_by", "reason",
+        ]  # fmt: skip
+        read_only_fields = ["name", "granted_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            # Subscriptions outside the caller's scope read as "does not exist", never "forbidden".
+            fields["subscription"].queryset = Subscription.objects.visible_to(request.user)
+        return fields
+
+    def validate(self, attrs):
+        buying, granting = "pack" in attrs, "credits" in attrs
+        if buying and granting:
+            raise serializers.ValidationError(
+                {"pack": "Give pack (to buy a pack) or credits (a goodwill grant), not both."}
+            )
+        if not buying and not granting:
+            raise serializers.ValidationError(
+                {"pack": "Required: the name of one of the subscription's credit packs (or, for channel managers, "
+                 "credits and a reason for a goodwill grant)."}
+            )  # fmt: skip
+        if buying and attrs.get("expires_at"):
+            raise serializers.ValidationError({"expires_at": "Packs do not expire; only goodwill grants may."})
+        return attrs
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["credits"] = money_string(instance.credits, instance.currency)
+        return data
+
+    def perform_service_create(self, actor, data):
+        common = {"actor": actor, "subscription": data["subscription"], "currency": data.get("currency")}
+        if "pack" in data:
+            return credits.credit_pack_purchase(pack=data["pack"], reason=data.get("reason", ""), **common)
+        return credits.credit_grant_create(
+            credits=data["credits"], reason=data.get("reason", ""), expires_at=data.get("expires_at"), **common
+        )
+
+
+class CreditGrantViewSet(ScopedModelViewSet):
+    """Prepaid credits in your scope, each with its balance. Managers, partner admins and customer
+    admins buy their customers' packs; channel managers grant goodwill credits."""
+
+    model = CreditGrant
+    serializer_class = CreditGrantSerializer
+    filterset_class = CreditGrantFilterSet
+    select_related = ("customer", "subscription", "granted_by")
+    http_method_names = ["get", "post", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return super().get_queryset().with_balance()
+
+    def can_create(self):
+        return credits.can_buy_credits(self.request.user)

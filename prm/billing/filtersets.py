@@ -2,7 +2,7 @@
 
 import django_filters
 
-from prm.billing.models import CreditNote, Invoice, InvoiceStatus
+from prm.billing.models import CreditGrant, CreditGrantSource, CreditNote, Invoice, InvoiceStatus
 from prm.core.filtersets import visible_choices
 from prm.customers.models import Customer
 
@@ -27,3 +27,14 @@ class CreditNoteFilterSet(django_filters.FilterSet):
     class Meta:
         model = CreditNote
         fields = ["invoice", "period"]
+
+
+class CreditGrantFilterSet(django_filters.FilterSet):
+    customer = django_filters.ModelChoiceFilter(queryset=visible_choices(Customer), label="Customer")
+    customer_external_id = django_filters.CharFilter(field_name="customer__external_id", label="Customer id")
+    subscription = django_filters.CharFilter(field_name="subscription__external_id", label="Subscription id")
+    source = django_filters.ChoiceFilter(choices=CreditGrantSource.choices)
+
+    class Meta:
+        model = CreditGrant
+        fields = ["customer", "customer_external_id", "subscription", "source"]

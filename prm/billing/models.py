@@ -5,6 +5,8 @@ closed; then it is finalized — numbered and immutable. A mistake on a finalize
 corrected by a credit note, or the whole invoice is voided; it is never edited.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -39,8 +41,13 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
     number = models.CharField(max_length=32, null=True, blank=True, unique=True, help_text="Assigned on finalizing.")
-    subtotal = money_field(default=0)
-    total = money_field(default=0)
+    subtotal = money_field(
+        default=0, help_text="The plan's charges (usage and flat fees), before the true-up, packs and credits."
+    )
+    total = money_field(
+        default=0,
+        help_text="What is owed: subtotal + minimum-commitment true-up + credit packs bought − credits applied.",
+    )
     credited = money_field(default=0, help_text="The sum of this invoice's credit notes.")
     rated_at = models.DateTimeField(help_text="When the lines were last computed from usage.")
     finalized_at = models.DateTimeField(null=True, blank=True)
@@ -86,12 +93,16 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    """One priced charge (or the minimum-commitment true-up), with what produced it."""
+    """One priced charge (or the minimum-commitment true-up, a credit pack bought, the prepaid
+    credits applied), with what produced it."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()
     metric = models.ForeignKey("plans.Metric", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    model = models.CharField(max_length=20, help_text="The charge model, or minimum_commitment for the true-up.")
+    model = models.CharField(
+        max_length=20,
+        help_text="The charge model; minimum_commitment (the true-up), credit_pack or prepaid_credit (negative).",
+    )
     quantity = models.DecimalField(max_digits=40, decimal_places=6)
     amount = money_field()
     description = models.TextField()
@@ -151,3 +162,112 @@ class DocumentSequence(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.last_number}"
+
+
+# --- prepaid credits --------------------------------------------------------------------------
+
+
+class CreditGrantSource(models.TextChoices):
+    PURCHASE = "purchase", "Credit pack bought"
+    GOODWILL = "goodwill", "Goodwill credit"
+
+
+class CreditGrantQuerySet(TenantQuerySet):
+    def with_balance(self):
+        """Load what `balance` needs (the drawdowns of finalized invoices) in one query for all rows."""
+        spent = CreditDrawdown.objects.filter(invoice__status=InvoiceStatus.FINALIZED)
+        return self.prefetch_related(models.Prefetch("drawdowns", queryset=spent, to_attr="spent_drawdowns"))
+
+
+class CreditGrant(models.Model):
+    """Prepaid credits of a customer, money in one currency: a plan's credit pack bought, or a
+    channel manager's goodwill grant. Invoices in that currency draw them down before anything is
+    charged (billing/credits.py); what remains is `credits` − the drawdowns of finalized invoices,
+    so voiding an invoice gives its credits back.
+
+    A pack's price is billed on its subscription's invoice for the period it was bought in.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="credit_grants")
+    subscription = models.ForeignKey(
+        "customers.Subscription",
+        on_delete=models.PROTECT,
+        related_name="credit_grants",
+        help_text="The subscription whose plan offered the pack (its invoice bills the price), or that a "
+        "goodwill grant was made on.",
+    )
+    source = models.CharField(max_length=10, choices=CreditGrantSource.choices)
+    name = models.CharField(max_length=200, help_text="The pack's name, or “Goodwill credit”.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    credits = money_field(help_text="Credits granted, in the currency: 1 credit pays 1 unit of it.")
+    price = money_field(default=0, help_text="What the customer pays for the pack; 0 for goodwill.")
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Invoices of periods starting at or after this do not draw on it."
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = Tenancy(partner="customer__reseller", customer="customer", rep="customer__assigned_rep")
+    objects = CreditGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-granted_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(credits__gt=0), name="credit_grant_credits_positive"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="credit_grant_price_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(source="purchase") | models.Q(price=0), name="credit_grant_goodwill_is_free"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=models.F("granted_at")),
+                name="credit_grant_expires_after_granted",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "currency", "granted_at"])]
+
+    def __str__(self):
+        return f"{self.name} · {self.customer}"
+
+    def get_absolute_url(self):
+        return reverse("credit_grant_detail", args=[self.pk])
+
+    @property
+    def spent(self) -> Decimal:
+        """Credits drawn by finalized invoices (prefetched by `with_balance()`, else one query)."""
+        drawdowns = getattr(self, "spent_drawdowns", None)
+        if drawdowns is None:
+            drawdowns = self.drawdowns.filter(invoice__status=InvoiceStatus.FINALIZED)
+        return sum((drawdown.amount for drawdown in drawdowns), Decimal(0))
+
+    @property
+    def balance(self) -> Decimal:
+        return self.credits - self.spent
+
+
+class CreditDrawdown(models.Model):
+    """Credits of one grant spent by one invoice; written when the invoice is finalized, from
+    its last rating. Kept when the invoice is voided (for the record) but no longer counted."""
+
+    grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="drawdowns")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_drawdowns")
+    amount = money_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = Tenancy(
+        partner="grant__customer__reseller", customer="grant__customer", rep="grant__customer__assigned_rep"
+    )
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "invoice"], name="credit_drawdown_once_per_invoice"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_drawdown_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} {self.grant.currency} of {self.grant} on {self.invoice}"

@@ -5,7 +5,7 @@ draft invoice's lines → finalized (numbered, immutable) → corrected only by 
 """
 
 import decimal
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,11 +16,12 @@ from django.utils import timezone
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import parse_decimal, plain_decimal, round_money
 from prm.core.periods import BillingPeriod
-from prm.customers.models import Subscription
+from prm.customers.models import ChangeKind, Subscription
 from prm.plans import pricing
-from prm.plans.models import Metric
+from prm.plans.models import Metric, PlanVersion
 from prm.usage.selectors import period_usage
 
+from . import credits
 from .models import CreditNote, DocumentSequence, Invoice, InvoiceLine, InvoiceStatus
 
 INVOICE_SEQUENCE = ("invoice", "INV")
@@ -47,22 +48,105 @@ def service_window(subscription: Subscription, period: BillingPeriod) -> tuple[d
     return (start, end) if start < end else None
 
 
-def active_fraction(subscription: Subscription, period: BillingPeriod) -> tuple[int, int]:
-    """(active seconds, period seconds): the share of the period a flat fee or a minimum is owed for.
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of the period on one plan version: a plan change mid-period makes two."""
 
-    Measured from the exact start and end (not the hour floor used for reading usage), and
-    kept as two integers so the prorated amount is computed exactly and rounded only once.
-    """
-    start = max(period.start, subscription.started_at)
-    end = min(period.end, subscription.ended_at or period.end)
-    active = max(int((end - start).total_seconds()), 0)
-    return active, int((period.end - period.start).total_seconds())
+    start: datetime  # exact, for prorating flat fees
+    end: datetime
+    usage_start: datetime  # the first phase reads usage from the hour the subscription started
+    version: PlanVersion
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+    def as_dict(self) -> dict:
+        return {
+            "plan": self.version.plan.code,
+            "version": self.version.version,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class CommitmentSegment:
+    """A stretch of the period under one commitment (a raise takes effect mid-period)."""
+
+    start: datetime
+    end: datetime
+    amount: Decimal | None  # what the customer is held to; None: no minimum
+    source: str  # "subscription" (its own commitment) or "plan" (the version's minimum)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+def _active_changes(subscription: Subscription) -> list:
+    return list(subscription.changes.filter(cancelled_at__isnull=True))
+
+
+def _exact_window(subscription: Subscription, period: BillingPeriod) -> tuple[datetime, datetime]:
+    return max(period.start, subscription.started_at), min(period.end, subscription.ended_at or period.end)
+
+
+def rating_phases(subscription: Subscription, period: BillingPeriod, changes=None) -> list[Phase]:
+    """The plan versions the subscription was on during `period`, cut where its plan changed."""
+    start, end = _exact_window(subscription, period)
+    if start >= end:
+        return []
+    changes = _active_changes(subscription) if changes is None else changes
+    cuts = sorted({c.effective_at for c in changes if c.kind == ChangeKind.PLAN and start < c.effective_at < end})
+    bounds = [start, *cuts, end]
+    version_ids = [subscription.terms_at(moment, changes).plan_version_id for moment in bounds[:-1]]
+    versions = PlanVersion.objects.select_related("plan").in_bulk(set(version_ids))
+    usage_start = service_window(subscription, period)[0]
+    return [
+        Phase(start=a, end=b, usage_start=usage_start if index == 0 else a, version=versions[version_id])
+        for index, (a, b, version_id) in enumerate(zip(bounds, bounds[1:], version_ids, strict=False))
+    ]
+
+
+def commitment_segments(
+    subscription: Subscription, period: BillingPeriod, changes=None, phases=None
+) -> list[CommitmentSegment]:
+    """The minimum owed over each stretch of `period`: cut wherever the plan or the commitment changed
+    (a plan's minimum applies while the subscription has no commitment of its own)."""
+    start, end = _exact_window(subscription, period)
+    if start >= end:
+        return []
+    changes = _active_changes(subscription) if changes is None else changes
+    phases = rating_phases(subscription, period, changes) if phases is None else phases
+    cuts = sorted({c.effective_at for c in changes if start < c.effective_at < end})
+    bounds = [start, *cuts, end]
+    segments = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        commitment = subscription.terms_at(a, changes).commitment
+        version = next(phase.version for phase in phases if phase.start <= a < phase.end)
+        if commitment is not None:
+            segments.append(CommitmentSegment(a, b, commitment, "subscription"))
+        else:
+            segments.append(CommitmentSegment(a, b, version.minimum_commitment, "plan"))
+    return segments
 
 
 def _prorate(amount: Decimal, active: int, whole: int) -> Decimal:
     if active == whole:
         return amount
     return _PRORATION.divide(amount * active, Decimal(whole))
+
+
+def _owed_minimum(segments: list[CommitmentSegment], whole: int) -> Decimal | None:
+    """The period's minimum: each segment's commitment for the share of the period it covers,
+    summed exactly (rounded once, by the engine's true-up)."""
+    if not any(segment.amount for segment in segments):
+        return None
+    if len(segments) == 1:
+        return _prorate(segments[0].amount, segments[0].seconds, whole)
+    total = sum((segment.amount or Decimal(0)) * segment.seconds for segment in segments)
+    return _PRORATION.divide(total, Decimal(whole))
 
 
 def _tidy(quantity: Decimal) -> Decimal:
@@ -80,67 +164,129 @@ def _duration(seconds: int) -> str:
     return f"{seconds:,} seconds"
 
 
-def subscription_rate(*, subscription: Subscription, period: BillingPeriod) -> pricing.Quote:
-    """Price the subscription's plan version for `period` from its customer's usage.
+def _moment(moment: datetime) -> str:
+    return f"{moment:%-d %b %H:%M}"
 
-    - usage charges: each metric's quantity over the service window (see `service_window`);
-    - flat charges and the minimum commitment (the subscription's own commitment if set, else
-      the version's): prorated by active seconds / period seconds, computed exactly and rounded
-      once, by the engine, like every line. A subscription active the whole month pays them whole.
-    """
-    window = service_window(subscription, period)
-    if window is None:
-        raise ValidationError({"period": f"{subscription.external_id} was not active in {period}."})
-    version = subscription.plan_version
-    currency = version.plan.currency
-    charges = pricing.parse_charges(version.charges)
-    active, whole = active_fraction(subscription, period)
-    metrics = {m.code: m for m in Metric.objects.filter(code__in={c.metric for c in charges if c.metric})}
+
+def _phase_quote(subscription: Subscription, phase: Phase, whole: int, metrics: dict) -> pricing.Quote:
+    """Price one phase: its version's charges over its usage, flat fees for its share of the period."""
+    charges = pricing.parse_charges(phase.version.charges)
     usage = {
-        code: _tidy(period_usage(customer_id=subscription.customer_id, metric=metric, start=window[0], end=window[1]))
-        for code, metric in metrics.items()
+        charge.metric: _tidy(
+            period_usage(
+                customer_id=subscription.customer_id,
+                metric=metrics[charge.metric],
+                start=phase.usage_start,
+                end=phase.end,
+            )
+        )  # fmt: skip
+        for charge in charges
+        if charge.metric
     }
     prorated = [
-        replace(charge, amount=_prorate(charge.amount, active, whole)) if charge.model == "flat" else charge
+        replace(charge, amount=_prorate(charge.amount, phase.seconds, whole)) if charge.model == "flat" else charge
         for charge in charges
     ]
-    minimum = subscription.commitment if subscription.commitment is not None else version.minimum_commitment
-    quote = pricing.price(
-        prorated,
-        usage,
-        currency=currency,
-        minimum_commitment=None if minimum is None else _prorate(minimum, active, whole),
-    )
-    if active == whole:
+    quote = pricing.price(prorated, usage, currency=phase.version.plan.currency)
+    if phase.seconds == whole:
         return quote
     # Say on the line how a prorated fee was reached (the engine only sees the prorated amount).
-    share = f"{_duration(active)} of {_duration(whole)}"
-    lines = []
-    for index, line in enumerate(quote.lines):
-        if line.model == "flat":
-            full = charges[index].amount
-            line = replace(line, description=f"Flat fee of {plain_decimal(full)} per period, prorated for {share}")
-        elif line.model == pricing.MINIMUM_COMMITMENT:
-            described = f"{line.description} (minimum of {plain_decimal(minimum)} prorated for {share})"
-            line = replace(line, description=described)
-        lines.append(line)
-    return replace(quote, lines=tuple(lines))
+    share = f"{_duration(phase.seconds)} of {_duration(whole)}"
+    lines = tuple(
+        replace(line, description=f"Flat fee of {plain_decimal(charge.amount)} per period, prorated for {share}")
+        if line.model == "flat"
+        else line
+        for line, charge in zip(quote.lines, charges, strict=True)
+    )
+    return replace(quote, lines=lines)
+
+
+def subscription_rate(*, subscription: Subscription, period: BillingPeriod) -> pricing.Quote:
+    """Price the subscription for `period` from its customer's usage.
+
+    - each phase (a stretch on one plan version; a plan change mid-period makes two) prices its
+      version's usage charges over its own usage — split at the moment of the change — and its
+      flat fees prorated by its seconds / the period's seconds, computed exactly and rounded once;
+    - the minimum commitment (the subscription's own if set, else the version's) is owed for
+      the time each applied, summed exactly, and a true-up line brings the total up to it.
+    A subscription active the whole month on one plan pays its fees and minimum whole.
+    """
+    changes = _active_changes(subscription)
+    phases = rating_phases(subscription, period, changes)
+    if not phases:
+        raise ValidationError({"period": f"{subscription.external_id} was not active in {period}."})
+    currency = phases[0].version.plan.currency
+    whole = int((period.end - period.start).total_seconds())
+    codes = {c["metric"] for phase in phases for c in phase.version.charges if c.get("metric")}
+    metrics = {m.code: m for m in Metric.objects.filter(code__in=codes)}
+    lines: list[pricing.Line] = []
+    for phase in phases:
+        quote = _phase_quote(subscription, phase, whole, metrics)
+        if len(phases) > 1:
+            label = f"{phase.version} from {_moment(phase.start)} to {_moment(phase.end)}: "
+            lines.extend(replace(line, description=label + line.description) for line in quote.lines)
+        else:
+            lines.extend(quote.lines)
+    subtotal = round_money(sum((line.amount for line in lines), Decimal(0)), currency)
+    segments = commitment_segments(subscription, period, changes, phases)
+    true_up = pricing.minimum_true_up(subtotal, _owed_minimum(segments, whole), currency=currency)
+    if true_up is not None:
+        lines.append(replace(true_up, description=true_up.description + _minimum_explained(segments, whole)))
+    total = subtotal + (true_up.amount if true_up else Decimal(0))
+    return pricing.Quote(currency=currency, lines=tuple(lines), subtotal=subtotal, total=total)
+
+
+def _minimum_explained(segments: list[CommitmentSegment], whole: int) -> str:
+    if len(segments) == 1:
+        segment = segments[0]
+        if segment.seconds == whole:
+            return ""
+        share = f"{_duration(segment.seconds)} of {_duration(whole)}"
+        return f" (minimum of {plain_decimal(segment.amount)} prorated for {share})"
+    parts = ", then ".join(
+        f"{plain_decimal(segment.amount or Decimal(0))} for {_duration(segment.seconds)}" for segment in segments
+    )
+    return f" (commitment {parts}, of {_duration(whole)})"
 
 
 def _line_charges(subscription: Subscription, period: BillingPeriod, quote: pricing.Quote) -> list[dict]:
-    """The charge definition behind each line of `quote` (lines follow the charges, then the true-up)."""
-    version = subscription.plan_version
-    charges = [pricing.charge_to_dict(charge) for charge in pricing.parse_charges(version.charges)]
-    active, whole = active_fraction(subscription, period)
-    for charge in charges:
-        if charge["model"] == "flat" and active != whole:
-            charge["prorated"] = {"active_seconds": active, "period_seconds": whole}
-    minimum = subscription.commitment if subscription.commitment is not None else version.minimum_commitment
+    """The charge definition behind each line of `quote` (lines follow the phases' charges, then
+    the true-up); a prorated fee says by how much, a phase's line which phase it belongs to."""
+    changes = _active_changes(subscription)
+    phases = rating_phases(subscription, period, changes)
+    whole = int((period.end - period.start).total_seconds())
+    charges = []
+    for phase in phases:
+        for charge in pricing.parse_charges(phase.version.charges):
+            definition = pricing.charge_to_dict(charge)
+            if charge.model == "flat" and phase.seconds != whole:
+                definition["prorated"] = {"active_seconds": phase.seconds, "period_seconds": whole}
+            if len(phases) > 1:
+                definition["phase"] = phase.as_dict()
+            charges.append(definition)
     if len(quote.lines) > len(charges):
-        true_up = {"model": pricing.MINIMUM_COMMITMENT, "amount": plain_decimal(minimum or Decimal(0))}
-        true_up["source"] = "subscription" if subscription.commitment is not None else "plan"
-        if active != whole:
-            true_up["prorated"] = {"active_seconds": active, "period_seconds": whole}
+        segments = commitment_segments(subscription, period, changes, phases)
+        if len(segments) == 1:
+            segment = segments[0]
+            true_up = {"model": pricing.MINIMUM_COMMITMENT, "amount": plain_decimal(segment.amount)}
+            true_up["source"] = segment.source
+            if segment.seconds != whole:
+                true_up["prorated"] = {"active_seconds": segment.seconds, "period_seconds": whole}
+        else:
+            true_up = {
+                "model": pricing.MINIMUM_COMMITMENT,
+                "amount": plain_decimal(_owed_minimum(segments, whole)),
+                "segments": [
+                    {
+                        "start": s.start.isoformat(),
+                        "end": s.end.isoformat(),
+                        "source": s.source,
+                        "amount": None if s.amount is None else plain_decimal(s.amount),
+                    }
+                    for s in segments
+                ],  # fmt: skip
+                "period_seconds": whole,
+            }
         charges.append(true_up)
     return charges
 
@@ -191,11 +337,15 @@ def _rate_into(invoice: Invoice, subscription: Subscription, period: BillingPeri
         )
         for position, line in enumerate(quote.lines)
     )
-    invoice.plan_version = subscription.plan_version
+    # Credit packs bought in the period, then the prepaid credits drawn (see credits.py).
+    extra = credits.credit_lines(invoice, subscription, period, quote, first_position=len(quote.lines))
+    InvoiceLine.objects.bulk_create(extra)
+    # The version the period ended on (the subscription's own may be a change scheduled later).
+    invoice.plan_version = rating_phases(subscription, period)[-1].version
     invoice.currency = quote.currency
     invoice.service_start, invoice.service_end = start, end
     invoice.subtotal = quote.subtotal
-    invoice.total = quote.total
+    invoice.total = quote.total + sum((line.amount for line in extra), Decimal(0))
     invoice.rated_at = timezone.now()
     invoice.save()
     return invoice
@@ -275,6 +425,8 @@ def invoice_finalize(*, invoice: Invoice, actor=None) -> Invoice:
                  f"(manage.py close_period {invoice.period})."}
             )  # fmt: skip
         subscription = Subscription.objects.select_related("plan_version__plan").get(pk=invoice.subscription_id)
+        # Locked before the last rating, so no other finalization spends the credits it draws.
+        credits.grants_lock(customer_id=invoice.customer_id)
         _rate_into(invoice, subscription, BillingPeriod.parse(invoice.period))
         now = timezone.now()
         invoice.number = _next_number(INVOICE_SEQUENCE, now)
@@ -283,6 +435,7 @@ def invoice_finalize(*, invoice: Invoice, actor=None) -> Invoice:
         invoice.finalized_by = actor
         invoice.full_clean()
         invoice.save()
+        credits.drawdowns_record(invoice)
     return invoice
 
 

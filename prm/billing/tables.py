@@ -1,6 +1,6 @@
 import django_tables2 as tables
 
-from prm.billing.models import Invoice
+from prm.billing.models import CreditGrant, Invoice
 from prm.core.money import money_string
 
 
@@ -42,3 +42,30 @@ class InvoiceTable(tables.Table):
 
     def value_number(self, value, record):
         return record.number or ""
+
+
+class CreditGrantTable(tables.Table):
+    name = tables.Column(linkify=True, verbose_name="Credits")
+    customer = tables.Column(accessor="customer__name", order_by="customer__name", verbose_name="Customer")
+    subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription")
+    source = tables.Column()
+    currency = tables.Column()
+    credits = MoneyColumn(verbose_name="Granted")
+    price = MoneyColumn()
+    # Computed from the finalized invoices' drawdowns (prefetched by the view), not a column.
+    balance = MoneyColumn(accessor="credits", orderable=False, verbose_name="Balance")
+    granted_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Granted on")
+    expires_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Expires", default="never")
+
+    class Meta:
+        model = CreditGrant
+        fields = ("name", "customer", "subscription", "source", "currency", "credits", "price", "balance")
+        sequence = (*fields, "granted_at", "expires_at")
+        order_by = ("-granted_at",)
+        attrs = {"class": "table"}
+
+    def render_balance(self, record):
+        return money_string(record.balance, record.currency)
+
+    def value_balance(self, record):
+        return money_string(record.balance, record.currency)

@@ -27,13 +27,19 @@ class ServiceSerializerMixin:
 
     @staticmethod
     def _call(function, *args):
-        try:
-            return function(*args)
-        except DjangoValidationError as error:
-            detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-            raise serializers.ValidationError(detail) from None
-        except PermissionDenied as error:
-            raise exceptions.PermissionDenied(str(error) or None) from None
+        return call_service(function, *args)
+
+
+def call_service(function, *args, **kwargs):
+    """Call a service from the API: its ValidationError answers 400 naming the field, its
+    PermissionDenied 403 (for actions that are not a serializer's create or update)."""
+    try:
+        return function(*args, **kwargs)
+    except DjangoValidationError as error:
+        detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+        raise serializers.ValidationError(detail) from None
+    except PermissionDenied as error:
+        raise exceptions.PermissionDenied(str(error) or None) from None
 
 
 class ScopedRelatedFieldsMixin:

@@ -100,6 +100,13 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+def report_form_errors(request, form) -> None:
+    """A form posted from a detail page that redirects back: its errors become messages there."""
+    for field, errors in form.errors.items():
+        label = "" if field == "__all__" else f"{form[field].label if field in form.fields else field}: "
+        messages.error(request, f"{label}{' '.join(errors)}")
+
+
 class ObjectCreateView(LoginRequiredMixin, ServiceFormMixin, CreateView):
     template_name = "core/object_form.html"
 

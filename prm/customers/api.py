@@ -1,13 +1,24 @@
+from decimal import Decimal
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from prm.accounts.models import PARTNER_ROLES, User
-from prm.core.api import ScopedModelViewSet
-from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin
+from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
+from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin, call_service
 from prm.customers import services
 from prm.customers.filtersets import CustomerFilterSet
-from prm.customers.models import Customer, Subscription
-from prm.customers.permissions import can_create_customers, can_edit_customer
+from prm.customers.models import Customer, Subscription, SubscriptionChange
+from prm.customers.permissions import can_change_subscription, can_create_customers, can_edit_customer
 from prm.plans.models import Plan
+
+# {"code": "<plan code>", "version": <n>} or null
+PLAN_REF = OpenApiTypes.OBJECT
 
 
 def _partner_people(user):
@@ -62,6 +73,39 @@ class CustomerViewSet(ScopedModelViewSet):
         return can_edit_customer(self.request.user, obj)
 
 
+class SubscriptionChangeSerializer(serializers.ModelSerializer):
+    subscription = serializers.CharField(source="subscription.external_id", read_only=True)
+    from_plan = serializers.SerializerMethodField()
+    to_plan = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SubscriptionChange
+        fields = [
+            "id", "subscription", "kind", "effective_at", "status", "from_plan", "to_plan", "from_commitment",
+            "to_commitment", "reason", "requested_by", "created_at", "cancelled_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @staticmethod
+    def _plan(version) -> dict | None:
+        return None if version is None else {"code": version.plan.code, "version": version.version}
+
+    @extend_schema_field(PLAN_REF)
+    def get_from_plan(self, change) -> dict | None:
+        return self._plan(change.from_plan_version)
+
+    @extend_schema_field(PLAN_REF)
+    def get_to_plan(self, change) -> dict | None:
+        return self._plan(change.to_plan_version)
+
+    def get_status(self, change) -> str:
+        """scheduled (not in effect yet), effective, or cancelled."""
+        if change.is_cancelled:
+            return "cancelled"
+        return "scheduled" if change.effective_at > timezone.now() else "effective"
+
+
 class SubscriptionSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, serializers.ModelSerializer):
     customer = serializers.SlugRelatedField(slug_field="external_id", queryset=Customer.objects.none())
     plan = serializers.SlugRelatedField(
@@ -74,9 +118,14 @@ class SubscriptionSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, s
         model = Subscription
         fields = [
             "id", "external_id", "customer", "plan", "plan_code", "plan_version", "started_at", "ended_at",
-            "commitment", "status", "created_at",
+            "commitment", "status", "created_at", "changes",
         ]  # fmt: skip
         read_only_fields = ["status", "created_at"]
+
+    changes = SubscriptionChangeSerializer(many=True, read_only=True, help_text=(
+        "The history of plan and commitment changes, newest first; plan_code, plan_version and commitment "
+        "are the latest terms, a scheduled change included."
+    ))  # fmt: skip
 
     scoped_related = {"customer": "customers.Customer"}
 
@@ -85,9 +134,32 @@ class SubscriptionSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, s
         return services.subscription_create(actor=actor, plan=plan, **data)
 
 
+class ChangePlanSerializer(serializers.Serializer):
+    plan = serializers.SlugRelatedField(slug_field="code", queryset=Plan.objects.all())
+    effective_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class ChangeCommitmentSerializer(serializers.Serializer):
+    commitment = serializers.DecimalField(
+        max_digits=20, decimal_places=3, allow_null=True, min_value=Decimal(0),
+        help_text="The committed spend per period; null falls back to the plan's minimum.",
+    )  # fmt: skip
+    effective_at = serializers.DateTimeField(
+        required=False, help_text="Default: now for a raise, the end of the current period for a lowering."
+    )
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class EndSerializer(serializers.Serializer):
+    ended_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
 class SubscriptionViewSet(ScopedModelViewSet):
-    """Subscriptions in your scope; managers and partner admins subscribe their customers.
-    Plan and commitment changes (with proration) arrive with billing."""
+    """Subscriptions in your scope; managers and partner admins subscribe their customers, change
+    their plan (prorated, usage split at the moment) or commitment (raised at once, lowered at the
+    end of a period), and end them. Each change is kept in `changes`."""
 
     model = Subscription
     serializer_class = SubscriptionSerializer
@@ -95,5 +167,60 @@ class SubscriptionViewSet(ScopedModelViewSet):
     filterset_fields = ["status", "external_id"]
     http_method_names = ["get", "post", "head", "options"]
 
+    def get_queryset(self):
+        history = SubscriptionChange.objects.select_related("from_plan_version__plan", "to_plan_version__plan")
+        return super().get_queryset().prefetch_related(Prefetch("changes", queryset=history))
+
     def can_create(self):
         return can_create_customers(self.request.user)
+
+    def can_change(self, obj):
+        return can_change_subscription(self.request.user, obj)
+
+    def _answer(self, subscription):
+        return Response(self.get_serializer(self.get_queryset().get(pk=subscription.pk)).data)
+
+    @extend_schema(request=ChangePlanSerializer, responses={200: SubscriptionSerializer})
+    @action(detail=True, methods=["post"], url_path="change-plan")
+    def change_plan(self, request, pk=None):
+        subscription = self.get_object()
+        data = ChangePlanSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        call_service(services.subscription_change_plan, actor=request.user, subscription=subscription,
+                     **data.validated_data)  # fmt: skip
+        return self._answer(subscription)
+
+    @extend_schema(request=ChangeCommitmentSerializer, responses={200: SubscriptionSerializer})
+    @action(detail=True, methods=["post"], url_path="change-commitment")
+    def change_commitment(self, request, pk=None):
+        subscription = self.get_object()
+        data = ChangeCommitmentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        call_service(services.subscription_change_commitment, actor=request.user, subscription=subscription,
+                     **data.validated_data)  # fmt: skip
+        return self._answer(subscription)
+
+    @extend_schema(request=EndSerializer, responses={200: SubscriptionSerializer})
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        subscription = self.get_object()
+        data = EndSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        call_service(services.subscription_end, actor=request.user, subscription=subscription, **data.validated_data)
+        return self._answer(subscription)
+
+
+class SubscriptionChangeViewSet(ScopedReadOnlyViewSet):
+    """The history of subscription changes in your scope; a scheduled one can be cancelled."""
+
+    model = SubscriptionChange
+    serializer_class = SubscriptionChangeSerializer
+    select_related = ("subscription", "from_plan_version__plan", "to_plan_version__plan")
+    filterset_fields = ["kind"]
+
+    @extend_schema(request=None, responses={200: SubscriptionChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        change = self.get_object()
+        call_service(services.subscription_change_cancel, actor=request.user, change=change)
+        return Response(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)

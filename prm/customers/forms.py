@@ -3,6 +3,7 @@ from django import forms
 from prm.accounts.models import PARTNER_ROLES, User
 from prm.customers.models import Customer
 from prm.partners.models import Partner
+from prm.plans.models import Plan
 
 
 class CustomerForm(forms.ModelForm):
@@ -25,3 +26,35 @@ class CustomerForm(forms.ModelForm):
         if self.instance.pk:
             # The external id is what metering sends; changing it would orphan incoming usage.
             self.fields["external_id"].disabled = True
+
+
+_WHEN = "UTC, YYYY-MM-DD HH:MM."
+
+
+class ChangePlanForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.none(), help_text="Plans priced in the customer's currency.")
+    effective_at = forms.DateTimeField(required=False, label="Takes effect", help_text=f"Empty: now. {_WHEN}")
+    reason = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, subscription, **kwargs):
+        super().__init__(*args, **kwargs)
+        currency = subscription.customer.currency
+        self.fields["plan"].queryset = Plan.objects.filter(is_active=True, currency=currency).order_by("name")
+
+
+class ChangeCommitmentForm(forms.Form):
+    commitment = forms.DecimalField(
+        required=False, min_value=0, max_digits=20, decimal_places=3,
+        help_text="Committed spend per period. Empty: the plan's minimum. Raised at once, lowered at a period's end.",
+    )  # fmt: skip
+    effective_at = forms.DateTimeField(
+        required=False,
+        label="Takes effect",
+        help_text=f"Empty: now for a raise, the next period for a lowering. {_WHEN}",
+    )
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class EndSubscriptionForm(forms.Form):
+    ended_at = forms.DateTimeField(required=False, label="Ends", help_text=f"Empty: now. {_WHEN}")
+    reason = forms.CharField(max_length=500, required=False)

@@ -1,16 +1,21 @@
 """Demo invoices: every past month closed (finalized invoices), this month's live drafts.
 
+A few customers buy a credit pack first (demo_credits.py), so the closed months bill it and
+draw it down and this month's drafts show what is left.
+
 They are made by the real flow, `period_close` and `invoice_refresh_draft`, from the demo usage,
 so the figures a demo user sees are the ones billing would produce.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
 from prm.billing.services import invoice_refresh_draft
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Subscription
+from prm.operations.demo_changes import ChangeSeedResult, seed_subscription_changes
+from prm.operations.demo_credits import CreditSeedResult, seed_credits
 from prm.operations.period_close import active_subscriptions, period_close
 
 
@@ -19,12 +24,14 @@ class InvoiceSeedResult:
     closed_months: int = 0
     finalized_now: int = 0
     drafts: int = 0
+    credits: CreditSeedResult = field(default_factory=CreditSeedResult)
+    changes: ChangeSeedResult = field(default_factory=ChangeSeedResult)
 
     @property
     def line(self) -> str:
         return (
             f"Invoices: {self.closed_months} past months closed (finalized this run: {self.finalized_now}), "
-            f"{self.drafts} live drafts for this month."
+            f"{self.drafts} live drafts for this month. {self.credits.line} {self.changes.line}"
         )
 
 
@@ -33,6 +40,10 @@ def seed_invoices(*, now, actor) -> InvoiceSeedResult:
     first = Subscription.objects.order_by("started_at").values_list("started_at", flat=True).first()
     if first is None:
         return result
+    # Before any month is closed: a pack bought or a commitment raised in a closed month could
+    # not be billed.
+    result.credits = seed_credits(now=now, actor=actor)
+    result.changes = seed_subscription_changes(now=now, actor=actor)
     current = BillingPeriod.containing(now)
     period = BillingPeriod.containing(first)
     while period < current:

@@ -31,7 +31,7 @@ from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string
 from prm.core.periods import BillingPeriod
-from prm.customers.models import Subscription
+from prm.customers.models import Subscription, SubscriptionStatus
 
 BATCH_SIZE = 500
 
@@ -87,6 +87,10 @@ def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
         billing_periods_lock(exclusive=True)
         ClosedBillingPeriod.objects.get_or_create(period=str(period), defaults={"closed_by": actor})
 
+    # Subscriptions whose end date has passed are ended now (an end can be set ahead of time).
+    Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, ended_at__lte=timezone.now()).update(
+        status=SubscriptionStatus.ENDED
+    )
     summary = PeriodCloseSummary(period=str(period))
     subscriptions = active_subscriptions(period).order_by("pk")
     last_pk = 0

@@ -424,6 +424,30 @@ def _usage_quantity(usage: Mapping[str, Decimal], metric: str) -> Decimal:
     return value
 
 
+def minimum_true_up(subtotal: Decimal, minimum_commitment: Decimal | None, *, currency: str) -> Line | None:
+    """The line bringing `subtotal` (a sum of rounded lines) up to the minimum, if it falls short.
+
+    The minimum is money too, so it is rounded to the currency like any line: the total stays
+    exactly the sum of the rounded lines.
+    """
+    if not minimum_commitment:
+        return None
+    minimum = round_money(minimum_commitment, currency)
+    if subtotal >= minimum:
+        return None
+    true_up = minimum - subtotal
+    return Line(
+        metric=None,
+        model=MINIMUM_COMMITMENT,
+        quantity=ONE,
+        amount=true_up,
+        tiers=(),
+        description=(
+            f"Minimum commitment of {_n(minimum)} {currency}: {_n(true_up)} on top of the {_n(subtotal)} charged"
+        ),
+    )
+
+
 def price(
     charges: list[Charge],
     usage: Mapping[str, Decimal],
@@ -467,22 +491,8 @@ def price(
             )
         subtotal = round_money(sum((line.amount for line in lines), ZERO), currency)
         total = subtotal
-        if minimum_commitment:
-            minimum = round_money(minimum_commitment, currency)
-            if subtotal < minimum:
-                true_up = minimum - subtotal
-                lines.append(
-                    Line(
-                        metric=None,
-                        model=MINIMUM_COMMITMENT,
-                        quantity=ONE,
-                        amount=true_up,
-                        tiers=(),
-                        description=(
-                            f"Minimum commitment of {_n(minimum)} {currency}: "
-                            f"{_n(true_up)} on top of the {_n(subtotal)} charged"
-                        ),
-                    )
-                )
-                total = minimum
+        true_up = minimum_true_up(subtotal, minimum_commitment, currency=currency)
+        if true_up is not None:
+            lines.append(true_up)
+            total = subtotal + true_up.amount
     return Quote(currency=currency, lines=tuple(lines), subtotal=subtotal, total=total)

@@ -149,5 +149,6 @@ def plan_update(*, actor, plan: Plan, **fields) -> Plan:
 
 
 def version_in_use(version: PlanVersion) -> bool:
-    """A version any subscription points at is frozen: its prices are what those customers pay."""
-    return version.subscriptions.exists()
+    """A version any subscription is or was on is frozen: its prices are what those customers pay
+    (a subscription moved off it mid-period is still rated on it for the time before)."""
+    return version.subscriptions.exists() or version.changes_from.exists() or version.changes_to.exists()

@@ -1,14 +1,14 @@
-"""Reads of usage, from the hourly rollups (never a scan of raw events)."""
+"""Reads of usage, from the hourly rollups (raw events only for the part of an hour a bound cuts)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Max, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMonth
 
 from prm.plans.models import Aggregation, Metric
-from prm.usage.models import UsageDistinctKey, UsageRollup
+from prm.usage.models import EventStatus, UsageDistinctKey, UsageEvent, UsageRollup
 from prm.usage.rollups import ExactSum
 
 GRANULARITIES = {"hour": TruncHour, "day": TruncDay, "month": TruncMonth}
@@ -26,9 +26,88 @@ def _rollups(customer_id: int, metric: Metric, start: datetime, end: datetime):
 
 
 def period_usage(*, customer_id: int, metric: Metric, start: datetime, end: datetime) -> Decimal:
-    """The quantity of `metric` for a customer over [start, end), aggregated as the metric says."""
-    buckets = usage_buckets(customer_id=customer_id, metric=metric, start=start, end=end, granularity=None)
-    return buckets[0].value if buckets else Decimal(0)
+    """The quantity of `metric` for a customer over [start, end), aggregated as the metric says.
+
+    Whole hours come from the rollups. A bound inside an hour (a plan changed at 10:37) is
+    honoured exactly: that hour's part is read from its counted events, so usage splits at the
+    moment itself and the two sides add up to the hour's rollup.
+    """
+    inner_start, inner_end = _ceil_hour(start), _floor_hour(end)
+    if inner_start == start and inner_end == end:
+        buckets = usage_buckets(customer_id=customer_id, metric=metric, start=start, end=end, granularity=None)
+        return buckets[0].value if buckets else Decimal(0)
+    if inner_start >= inner_end:  # no whole hour inside: all of it from events
+        return _combine(metric, [_events_part(customer_id, metric, start, end)])
+    parts = [_rollups_part(customer_id, metric, inner_start, inner_end)]
+    if start < inner_start:
+        parts.append(_events_part(customer_id, metric, start, inner_start))
+    if inner_end < end:
+        parts.append(_events_part(customer_id, metric, inner_end, end))
+    return _combine(metric, parts)
+
+
+@dataclass
+class _Part:
+    """One stretch of usage in the shape every aggregation can combine."""
+
+    count: int = 0
+    total: Decimal = Decimal(0)
+    maximum: Decimal | None = None
+    latest: tuple[datetime, Decimal] | None = None
+    keys: set[str] | None = None
+
+
+def _events_part(customer_id: int, metric: Metric, start: datetime, end: datetime) -> _Part:
+    part = _Part(keys=set())
+    events = UsageEvent.objects.filter(
+        customer_id=customer_id, metric=metric, status=EventStatus.ACTIVE, timestamp__gte=start, timestamp__lt=end
+    ).order_by("timestamp", "pk")
+    for at, value, key in events.values_list("timestamp", "value", "distinct_key"):
+        part.count += 1
+        part.total += value
+        part.maximum = value if part.maximum is None else max(part.maximum, value)
+        part.latest = (at, value)
+        part.keys.add(key)
+    return part
+
+
+def _rollups_part(customer_id: int, metric: Metric, start: datetime, end: datetime) -> _Part:
+    if metric.aggregation == Aggregation.UNIQUE_COUNT:
+        rows = UsageDistinctKey.objects.filter(customer_id=customer_id, metric=metric, hour__gte=start, hour__lt=end)
+        return _Part(keys=set(rows.values_list("key", flat=True).distinct()))
+    rows = _rollups(customer_id, metric, start, end)
+    found = rows.aggregate(count=Sum("event_count"), total=ExactSum("value_sum"), maximum=Max("value_max"))
+    last = rows.order_by("-latest_at").values_list("latest_at", "latest_value").first()
+    return _Part(
+        count=found["count"] or 0,
+        total=_quantity(found["total"]),
+        maximum=found["maximum"],
+        latest=last,
+    )
+
+
+def _combine(metric: Metric, parts: list[_Part]) -> Decimal:
+    aggregation = metric.aggregation
+    if aggregation == Aggregation.COUNT:
+        return Decimal(sum(part.count for part in parts))
+    if aggregation == Aggregation.SUM:
+        return sum((part.total for part in parts), Decimal(0))
+    if aggregation == Aggregation.MAX:
+        maxima = [part.maximum for part in parts if part.maximum is not None]
+        return _quantity(max(maxima)) if maxima else Decimal(0)
+    if aggregation == Aggregation.UNIQUE_COUNT:
+        return Decimal(len(set().union(*(part.keys or set() for part in parts))))
+    latest = [part.latest for part in parts if part.latest is not None]
+    return _quantity(max(latest, key=lambda pair: pair[0])[1]) if latest else Decimal(0)
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 def usage_buckets(

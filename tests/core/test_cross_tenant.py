@@ -8,6 +8,7 @@ fails `test_every_url_is_classified` / `test_every_api_route_is_classified` /
 """
 
 import io
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -15,12 +16,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from prm.accounts.models import ApiKey, Invitation, User
 from prm.accounts.services import api_key_create, invitation_create
 from prm.api_urls import router
-from prm.billing.models import CreditNote, Invoice, InvoiceLine
+from prm.billing.credits import credit_grant_create
+from prm.billing.models import CreditDrawdown, CreditGrant, CreditNote, Invoice, InvoiceLine
 from prm.billing.services import credit_note_create, invoice_finalize, invoice_refresh_draft
 from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
 from prm.core.tenancy import tenant_models
-from prm.customers.models import Customer, Subscription
+from prm.customers.models import Customer, Subscription, SubscriptionChange
 from prm.partners.models import Partner, PartnerStageChange
 from prm.plans.models import Metric, Plan, PlanVersion
 from prm.usage.ingest import events_ingest
@@ -49,14 +51,23 @@ OBJECT_URLS = {
     "invoice_detail": (Invoice, "get"),
     "invoice_void": (Invoice, "post"),
     "invoice_credit": (Invoice, "post"),
+    "credit_grant_detail": (CreditGrant, "get"),
+    "subscription_detail": (Subscription, "get"),
+    "subscription_change_plan": (Subscription, "post"),
+    "subscription_change_commitment": (Subscription, "post"),
+    "subscription_end": (Subscription, "post"),
+    "subscription_change_cancel": (SubscriptionChange, "post"),
 }
 # Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
 LIST_URLS = [
     "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
     "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator", "invoice_list",
+    "credit_grant_list",
 ]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
-CREATE_URLS = ["partner_create", "customer_create", "invitation_create", "metric_create", "plan_create"]
+CREATE_URLS = [
+    "partner_create", "customer_create", "invitation_create", "metric_create", "plan_create", "credit_pack_buy",
+]  # fmt: skip
 # Actions on many rows at once, for channel managers only.
 MANAGER_ACTIONS = ["quarantine_reprocess_all"]
 # Open to anyone (or to exactly the person holding a secret link).
@@ -74,8 +85,10 @@ API_ROUTES = {
     "plan": None,
     "quarantine": QuarantinedEvent,
     "subscription": Subscription,
+    "subscription-change": SubscriptionChange,
     "invoice": Invoice,
     "credit-note": CreditNote,
+    "credit-grant": CreditGrant,
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
 API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes"}
@@ -138,12 +151,20 @@ def _usage_of_b(world):
         customer=world.customer_b1, plan_version=version, external_id="sub_b1_oct",
         started_at="2026-10-01T00:00:00Z", ended_at="2026-11-01T00:00:00Z",
     )  # fmt: skip
+    # Goodwill credits granted in October: the finalized invoice draws 4 of its 10.
+    grant = credit_grant_create(
+        actor=world.manager, subscription=earlier, credits="4", reason="test",
+        granted_at=datetime(2026, 10, 15, tzinfo=UTC),
+    )  # fmt: skip
     ClosedBillingPeriod.objects.get_or_create(period="2026-10")
     final = invoice_finalize(invoice=invoice_refresh_draft(subscription=earlier, period=BillingPeriod(2026, 10)))
     draft = invoice_refresh_draft(subscription=subscription, period=BillingPeriod(2026, 11))
     csv_file = io.BytesIO(b"event_id,customer,metric,timestamp,value\nb-csv-1,cus_b1,calls,2026-11-01T11:00:00Z,2\n")
     return {
         Subscription: subscription,
+        SubscriptionChange: SubscriptionChange.objects.create(
+            subscription=subscription, kind="commitment", effective_at="2026-12-01T00:00:00Z", to_commitment=5
+        ),
         UsageUpload: usage_csv_upload(actor=world.admin_b, file=csv_file, filename="b.csv"),
         UsageEvent: UsageEvent.objects.get(event_id="b-0"),
         UsageAmendment: UsageAmendment.objects.get(event=voided),
@@ -152,6 +173,8 @@ def _usage_of_b(world):
         Invoice: final,
         InvoiceLine: draft.lines.get(),
         CreditNote: credit_note_create(actor=world.manager, invoice=final, amount="1", reason="test"),
+        CreditGrant: grant,
+        CreditDrawdown: CreditDrawdown.objects.get(grant=grant, invoice=final),
     }
 
 
@@ -196,7 +219,7 @@ def _foreign_objects(world):
     for user in (world.admin_a, world.rep_a, world.customer_user_a1):
         cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
         cases += [(user, usage_b[UsageEvent]), (user, usage_b[QuarantinedEvent]), (user, usage_b[UsageUpload])]
-        cases += [(user, usage_b[Invoice])]
+        cases += [(user, usage_b[Invoice]), (user, usage_b[CreditGrant])]
     # A rep sees only the customers assigned to them; a customer only itself.
     cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
     cases += [(world.customer_user_a1, world.partner_a)]
@@ -296,6 +319,8 @@ def test_create_pages_refuse_roles_without_the_right(world, client):
     }
     for user, statuses in expectations.items():
         statuses["plan_create"] = 200 if user.is_manager else 403  # the catalogue is the vendor's
+        # Credit packs: bought by managers, partner admins and customer admins, not reps or viewers.
+        statuses["credit_pack_buy"] = 200 if user.is_manager or user.is_partner_admin or user.is_customer_admin else 403
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         for name, status in statuses.items():
             response = client.get(reverse(name))

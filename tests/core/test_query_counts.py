@@ -45,3 +45,30 @@ def test_csv_export_query_count_is_flat(world, client):
     before = _queries(client, url)
     factories.CustomerFactory.create_batch(20, reseller=world.partner_b)
     assert _queries(client, url) == before
+
+
+@pytest.mark.django_db
+def test_credit_list_query_count_is_pinned_and_flat(world, client):
+    """Each grant's balance comes from one prefetch of the finalized invoices' drawdowns."""
+    from prm.billing.credits import credit_grant_create
+    from prm.customers.models import Subscription
+    from prm.plans.models import Plan, PlanVersion
+
+    plan = Plan.objects.create(code="p", name="P", currency="USD")
+    version = PlanVersion.objects.create(plan=plan, version=1, charges=[{"model": "flat", "amount": "10"}])
+
+    def grants(customers):
+        for customer in customers:
+            subscription = Subscription.objects.create(
+                customer=customer, plan_version=version, external_id=f"sub_{customer.external_id}",
+                started_at="2026-01-01T00:00:00Z",
+            )  # fmt: skip
+            credit_grant_create(actor=world.manager, subscription=subscription, credits="5", reason="test")
+
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    grants([world.customer_a1])
+    urls = [reverse("credit_grant_list"), reverse("credit_grant_list") + "?export=csv"]
+    before = [_queries(client, url) for url in urls]
+    grants(factories.CustomerFactory.create_batch(10, reseller=world.partner_b))
+    assert [_queries(client, url) for url in urls] == before
+    assert before == [7, 6]
