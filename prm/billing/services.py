@@ -357,28 +357,40 @@ def invoice_refresh_draft(*, subscription: Subscription, period: BillingPeriod) 
     Refused once the invoice is finalized or void: those never change.
     """
     with transaction.atomic():
-        subscription = Subscription.objects.select_related("plan_version__plan").get(pk=subscription.pk)
-        window = service_window(subscription, period)
-        if window is None:
-            raise ValidationError({"period": f"{subscription.external_id} was not active in {period}."})
-        invoice, _created = Invoice.objects.get_or_create(
-            subscription=subscription,
-            period=str(period),
-            defaults={
-                "customer_id": subscription.customer_id,
-                "plan_version_id": subscription.plan_version_id,
-                "period_start": period.start,
-                "period_end": period.end,
-                "service_start": window[0],
-                "service_end": window[1],
-                "currency": subscription.plan_version.plan.currency,
-                "rated_at": timezone.now(),
-            },
-        )
-        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
-        if not invoice.is_draft:
-            raise _immutable(invoice)
+        subscription, invoice = _locked_draft(subscription, period)
         return _rate_into(invoice, subscription, period)
+
+
+def invoice_draft_ensure(*, subscription: Subscription, period: BillingPeriod) -> Invoice:
+    """The draft of subscription · period, created empty if there is none yet (not rated: for the
+    period close, whose finalizing rates it once, from the closed period's usage)."""
+    with transaction.atomic():
+        return _locked_draft(subscription, period)[1]
+
+
+def _locked_draft(subscription: Subscription, period: BillingPeriod) -> tuple[Subscription, Invoice]:
+    subscription = Subscription.objects.select_related("plan_version__plan").get(pk=subscription.pk)
+    window = service_window(subscription, period)
+    if window is None:
+        raise ValidationError({"period": f"{subscription.external_id} was not active in {period}."})
+    invoice, _created = Invoice.objects.get_or_create(
+        subscription=subscription,
+        period=str(period),
+        defaults={
+            "customer_id": subscription.customer_id,
+            "plan_version_id": subscription.plan_version_id,
+            "period_start": period.start,
+            "period_end": period.end,
+            "service_start": window[0],
+            "service_end": window[1],
+            "currency": subscription.plan_version.plan.currency,
+            "rated_at": timezone.now(),
+        },
+    )
+    invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
+    if not invoice.is_draft:
+        raise _immutable(invoice)
+    return subscription, invoice
 
 
 # --- numbering --------------------------------------------------------------------------------

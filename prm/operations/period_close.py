@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from prm.billing.models import Invoice, InvoiceStatus
-from prm.billing.services import invoice_finalize, invoice_refresh_draft
+from prm.billing.services import invoice_draft_ensure, invoice_finalize
 from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string
@@ -108,8 +108,8 @@ def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
                 summary.already_final += 1
                 continue
             with transaction.atomic():
-                draft = invoice_refresh_draft(subscription=subscription, period=period)
-                invoice_finalize(invoice=draft)
+                # Finalizing rates the draft (once) from the closed period's usage.
+                invoice_finalize(invoice=invoice_draft_ensure(subscription=subscription, period=period))
             summary.finalized += 1
 
     final = Invoice.objects.filter(period=str(period), status=InvoiceStatus.FINALIZED)

@@ -7,13 +7,14 @@ and a line in SECTIONS. They run in this order when no section is named.
 
 from collections.abc import Callable, Iterable
 
-from prm.operations.bench import ingest
+from prm.operations.bench import ingest, rating
 from prm.operations.bench.common import BenchError, Context, Line
 
 Section = Callable[[Context], Iterable[Line]]
 
 SECTIONS: dict[str, Section] = {
     "ingest": ingest.run,
+    "rating": rating.run,
 }
 
 __all__ = ["SECTIONS", "BenchError", "Context", "Line", "Section"]

@@ -101,6 +101,10 @@ class Context:
 
     events: int = 20_000
     single: int = 300
+    # rating: the generated dataset whose last full month is closed
+    partners: int = 100
+    customers: int = 1_000
+    dataset_events: int = 400_000
     url: str | None = None
     workers: int = 2
     clients: int = 1

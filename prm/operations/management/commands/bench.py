@@ -25,14 +25,24 @@ class Command(BaseCommand):
         # and the database already use both cores) and doubled every batch's latency.
         # Metering pipelines send concurrently; two clients keep both gunicorn workers busy.
         parser.add_argument("--clients", type=int, default=2, help="Client threads sending the batches (2).")
+        parser.add_argument("--partners", type=int, default=100, help="rating: partners of the dataset (100).")
+        parser.add_argument("--customers", type=int, default=1000, help="rating: customers, one subscription each.")
+        parser.add_argument(
+            "--dataset-events", type=int, default=400_000, help="rating: usage events of the dataset (400000)."
+        )
 
-    def handle(self, *args, sections, events, single, url, workers, clients, **options):
+    def handle(
+        self, *args, sections, events, single, url, workers, clients, partners, customers, dataset_events, **options
+    ):
         unknown = [name for name in sections if name not in SECTIONS]
         if unknown:
             raise CommandError(f"Unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}.")
         if workers < 1 or clients < 1:
             raise CommandError("--workers and --clients must be at least 1.")
-        context = Context(events=events, single=single, url=url, workers=workers, clients=clients, log=self._log)
+        context = Context(
+            events=events, single=single, url=url, workers=workers, clients=clients, partners=partners,
+            customers=customers, dataset_events=dataset_events, log=self._log,
+        )  # fmt: skip
         # A terminated bench still stops the server it started (the finally below).
         main_thread = threading.current_thread() is threading.main_thread()
         if main_thread:
