@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "prm.plans",
     "prm.usage",
     "prm.billing",
+    "prm.incentives",
     "prm.operations",
     "prm.dashboards",
 ]
@@ -178,6 +179,9 @@ PRM_INVITATION_TTL_DAYS = int(os.environ.get("INVITATION_TTL_DAYS", "7"))
 PRM_VENDOR_NAME = os.environ.get("VENDOR_NAME", "Northwind Cloud")
 # The portal's public address, for links in emails sent outside a request (invitations, alerts).
 PRM_SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# The currency of the partner program's tier thresholds; revenue billed in other currencies is
+# compared with them at the reference rates (partners.ExchangeRate).
+PRM_PROGRAM_CURRENCY = os.environ.get("PROGRAM_CURRENCY", "USD").upper()
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -221,6 +225,11 @@ if not CELERY_BROKER_URL:
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
+# `celery -A prm beat`: periodic catch-ups; billing periods are closed by a person (close_period)
+# once late usage has been dealt with, and that close accrues, states and evaluates tiers.
+CELERY_BEAT_SCHEDULE = {
+    "commissions-sync": {"task": "prm.operations.tasks.commissions_sync_task", "schedule": 15 * 60},
+}
 
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PRM portal <portal@localhost>")

@@ -23,6 +23,7 @@ from prm.usage.selectors import period_usage
 
 from . import credits
 from .models import CreditNote, DocumentSequence, Invoice, InvoiceLine, InvoiceStatus
+from .signals import invoice_corrected
 
 INVOICE_SEQUENCE = ("invoice", "INV")
 CREDIT_NOTE_SEQUENCE = ("credit_note", "CN")
@@ -482,6 +483,8 @@ def invoice_void(*, actor, invoice: Invoice, reason: str) -> Invoice:
         invoice.voided_by = actor
         invoice.void_reason = reason
         invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
+        # Listeners (the commission clawback) run once the void is committed, never on a rollback.
+        transaction.on_commit(lambda: invoice_corrected.send(sender=Invoice, invoice=invoice, credit_note=None))
     return invoice
 
 
@@ -522,4 +525,5 @@ def credit_note_create(*, actor, invoice: Invoice, amount, reason: str) -> Credi
         note.save()
         invoice.credited += value
         invoice.save(update_fields=["credited"])
+        transaction.on_commit(lambda: invoice_corrected.send(sender=Invoice, invoice=invoice, credit_note=note))
     return note

@@ -52,6 +52,7 @@ from prm.customers.models import Customer, Subscription, SubscriptionStatus
 from prm.operations.demo import demo_fixtures_dir, load_metric_fixture, load_tier_fixture
 from prm.operations.demo_plans import PlanSeedResult, ensure_plans, load_plan_fixture, plan_variants
 from prm.partners.models import Partner, Stage, Tier
+from prm.partners.services import tier_fixture_values
 from prm.plans.models import Aggregation, Metric, Plan, PlanVersion
 from prm.usage.models import EventFormat, EventStatus, UsageDistinctKey, UsageEvent, UsageRollup
 
@@ -327,8 +328,7 @@ def _ensure_catalogue() -> dict[str, list[_Offer]]:
     case, the base currency's repeated so that it is drawn BASE_CURRENCY_WEIGHT times as often."""
     if not Tier.objects.exists():
         Tier.objects.bulk_create(
-            Tier(**{name: entry["fields"][name] for name in ("code", "name", "rank", "description")})
-            for entry in load_tier_fixture()
+            Tier(code=entry["fields"]["code"], **tier_fixture_values(entry["fields"])) for entry in load_tier_fixture()
         )
     metric_fixture = load_metric_fixture()
     metrics = {}

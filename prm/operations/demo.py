@@ -25,10 +25,13 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer
+from prm.operations.demo_incentives import seed_commission_rules
 from prm.operations.demo_invoices import InvoiceSeedResult, seed_invoices
 from prm.operations.demo_plans import PlanSeedResult, ensure_plans, ensure_subscriptions, load_plan_fixture
+from prm.operations.demo_statements import StatementPaymentSeedResult, seed_statement_payments
 from prm.operations.demo_usage import UsageSeedResult, seed_usage, usage_start
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
+from prm.partners.services import exchange_rates_load, tier_fixture_values
 from prm.plans.models import Metric
 
 # One password for every demo login, so the README and the command's output can state it.
@@ -64,6 +67,8 @@ class DemoSummary:
     usage: UsageSeedResult = field(default_factory=UsageSeedResult)
     plans: PlanSeedResult = field(default_factory=PlanSeedResult)
     invoices: InvoiceSeedResult = field(default_factory=InvoiceSeedResult)
+    commission_rules: int = 0  # created by this run
+    payments: StatementPaymentSeedResult = field(default_factory=StatementPaymentSeedResult)
 
     @property
     def usage_line(self) -> str:
@@ -77,6 +82,10 @@ class DemoSummary:
     @property
     def plans_line(self) -> str:
         return self.plans.line
+
+    @property
+    def incentives_line(self) -> str:
+        return f"Commission rules: {self.commission_rules} new. {self.payments.line}"
 
 
 def demo_fixtures_dir() -> Path:
@@ -138,6 +147,10 @@ def seed_demo(
             summary=summary,
         )
         plans = ensure_plans(plan_fixture, actor=manager, result=summary.plans)
+        # The partner program: reference rates for tier criteria, and the commission rules, in force
+        # before the first demo invoice so the closed months accrue.
+        exchange_rates_load(demo_fixtures_dir() / "exchange_rates.json")
+        summary.commission_rules = seed_commission_rules(actor=manager, now=now)
     # Its own step, after the rows above are committed: the usage goes in through the ingest
     # service, which commits each batch; a run stopped half-way is completed by the next one.
     summary.usage = seed_usage(
@@ -164,6 +177,8 @@ def seed_demo(
     if invoices:
         # Past months closed through the real period close; this month's drafts are live estimates.
         summary.invoices = seed_invoices(now=now, actor=manager)
+        # The period close accrued commissions and made statements; past ones approved, older ones paid.
+        summary.payments = seed_statement_payments(actor=manager, now=now)
     summary.logins = [
         (manager.email, "channel manager"),
         (partner_admin.email, f"partner admin of {partner_admin.partner}"),
@@ -200,11 +215,7 @@ def _ensure_tiers(tier_fixture: list[dict], summary: DemoSummary) -> dict[str, T
     tiers = {}
     for entry in tier_fixture:
         fields = entry["fields"]
-        tier, created = _upsert(
-            Tier,
-            {"code": fields["code"]},
-            {"name": fields["name"], "rank": fields["rank"], "description": fields["description"]},
-        )
+        tier, created = _upsert(Tier, {"code": fields["code"]}, tier_fixture_values(fields))
         tiers[tier.code] = tier
         summary.created["tiers"] += created
     summary.tiers = len(tiers)

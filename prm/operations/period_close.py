@@ -13,7 +13,9 @@
 Safe to run again (after a crash, or by mistake): finalized and void invoices are left as
 they are, so a second run finalizes nothing new and takes no new numbers.
 
-Commissions (incentives) will accrue here, after finalizing, once that app exists.
+4. then incentives follow the money: commissions accrue on every finalized invoice of the period
+   (and its growth), the period's statements gather them, and each partner's tier is evaluated
+   on the trailing twelve months (proposals a manager confirms). Each step is idempotent too.
 """
 
 from collections import defaultdict
@@ -32,6 +34,9 @@ from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Subscription, SubscriptionStatus
+from prm.incentives.accrual import commissions_sync
+from prm.incentives.statements import statements_generate
+from prm.operations.tier_evaluation import tier_evaluations_propose
 
 BATCH_SIZE = 500
 
@@ -45,6 +50,9 @@ class PeriodCloseSummary:
     # Every finalized invoice of the period, whichever run finalized it (void ones left out).
     totals: dict[str, Decimal] = field(default_factory=dict)
     invoices_final: int = 0
+    commissions: dict = field(default_factory=dict)
+    statements: dict = field(default_factory=dict)
+    tier_evaluations: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -54,6 +62,9 @@ class PeriodCloseSummary:
             "already_final": self.already_final,
             "invoices_final": self.invoices_final,
             "totals": {currency: money_string(amount, currency) for currency, amount in sorted(self.totals.items())},
+            "commissions": self.commissions,
+            "statements": self.statements,
+            "tier_evaluations": self.tier_evaluations,
         }
 
     def __str__(self) -> str:
@@ -61,7 +72,11 @@ class PeriodCloseSummary:
         return (
             f"Period {self.period} closed: {self.subscriptions} subscriptions, "
             f"{self.finalized} invoices finalized now, {self.already_final} already final; "
-            f"{self.invoices_final} finalized invoices total {totals}."
+            f"{self.invoices_final} finalized invoices total {totals}. "
+            f"Commissions: {self.commissions.get('accrued', 0)} entries accrued, "
+            f"{self.commissions.get('growth', 0)} growth; statements: {self.statements.get('statements', 0)}; "
+            f"tier proposals: {self.tier_evaluations.get('upgrades', 0)} up, "
+            f"{self.tier_evaluations.get('downgrades', 0)} down."
         )
 
 
@@ -119,4 +134,8 @@ def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
         totals[currency] += total
         summary.invoices_final += 1
     summary.totals = dict(totals)
+
+    summary.commissions = commissions_sync(period).as_dict()
+    summary.statements = statements_generate(period).as_dict()
+    summary.tier_evaluations = tier_evaluations_propose(period=period).as_dict()
     return summary

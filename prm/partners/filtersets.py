@@ -2,8 +2,8 @@ import django_filters
 from django.db.models import Q
 
 from prm.accounts.models import Role, User
-from prm.core.filtersets import visible_choices
-from prm.partners.models import Partner, Stage, Tier
+from prm.core.filtersets import visible_choices, yes_no_filter
+from prm.partners.models import EvaluationDirection, EvaluationStatus, Partner, Stage, Tier, TierEvaluation
 
 
 class PartnerFilterSet(django_filters.FilterSet):
@@ -24,3 +24,23 @@ class PartnerFilterSet(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(website_domain__icontains=value))
+
+
+class TierEvaluationFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=EvaluationStatus.choices)
+    period = django_filters.CharFilter(help_text="YYYY-MM")
+    direction = django_filters.ChoiceFilter(choices=EvaluationDirection.choices)
+    # Scoped choices: a partner never sees another partner's name listed here.
+    partner = django_filters.ModelChoiceFilter(queryset=visible_choices(Partner), label="Partner")
+
+    class Meta:
+        model = TierEvaluation
+        fields = ["status", "period", "direction", "partner"]
+
+
+class TierFilterSet(django_filters.FilterSet):
+    mdf_eligible = yes_no_filter(label="MDF eligible")
+
+    class Meta:
+        model = Tier
+        fields = ["mdf_eligible"]

@@ -1,7 +1,8 @@
 from django import forms
+from django.conf import settings
 
 from prm.accounts.models import Role, User
-from prm.partners.models import Partner
+from prm.partners.models import Partner, Tier
 
 
 class PartnerForm(forms.ModelForm):
@@ -21,3 +22,26 @@ class PartnerForm(forms.ModelForm):
         if self.instance.pk:
             parents = parents.exclude(pk=self.instance.pk)
         self.fields["parent"].queryset = parents
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = [
+            "code", "name", "rank", "description",
+            "min_trailing_revenue", "min_active_customers", "min_certified_people", "min_growth_percent",
+            "base_commission_rate", "list_discount_percent", "mdf_eligible",
+        ]  # fmt: skip
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        self.fields[
+            "min_trailing_revenue"
+        ].help_text = f"In {settings.PRM_PROGRAM_CURRENCY}, over the last 12 billing periods. Empty: no requirement."
+
+
+class TierDecisionForm(forms.Form):
+    note = forms.CharField(
+        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}), help_text="Kept with the decision."
+    )

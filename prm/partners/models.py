@@ -1,12 +1,31 @@
-"""Partners, the program tiers they sit in, and the lifecycle stage they have reached."""
+"""Partners, the program tiers they sit in, and the lifecycle stage they have reached.
+
+The program's tiers carry their criteria (what a partner must reach) and benefits (what it gets);
+a monthly evaluation (prm/operations/tier_evaluation.py) proposes moves between them with the
+evidence, a channel manager confirms or dismisses each, and every tier move is kept.
+"""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
+from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS
 from prm.core.tenancy import CatalogueQuerySet, Tenancy, TenantQuerySet
 from prm.core.validators import normalize_domain_field
+
+# Three places hold the minor unit of every currency (KWD has three), as in billing.
+MONEY_PLACES = 3
+
+
+def percent_field(*, minimum=0, maximum=100, **kwargs) -> models.DecimalField:
+    """A percentage with up to 4 decimals (12.5 means 12.5 %), as the incentives app keeps rates."""
+    validators = [MinValueValidator(minimum)]
+    if maximum is not None:
+        validators.append(MaxValueValidator(maximum))
+    return models.DecimalField(max_digits=9, decimal_places=4, validators=validators, **kwargs)
 
 
 class Stage(models.TextChoices):
@@ -22,23 +41,135 @@ class Stage(models.TextChoices):
 
 
 class Tier(models.Model):
-    """A level of the partner program (Registered, Silver, Gold …); rank orders them."""
+    """A level of the partner program (Registered, Silver, Gold …); rank orders them.
+
+    Criteria (each empty = no requirement) are what the monthly evaluation checks: the trailing
+    twelve months' consumption revenue of the partner's customers (in the program currency,
+    settings.PRM_PROGRAM_CURRENCY, other currencies converted at the reference `ExchangeRate`s),
+    its active customers in the evaluated month, its certified people, and its month-over-month
+    revenue growth. A partner qualifies for the highest-ranked tier whose every set criterion it
+    meets; the entry tier (lowest rank) is the floor.
+    """
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=80)
     rank = models.PositiveSmallIntegerField(unique=True, help_text="1 is the entry tier.")
     description = models.TextField(blank=True)
+    # --- criteria
+    min_trailing_revenue = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_PLACES,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name="minimum trailing revenue",
+        help_text="Consumption revenue of the partner's customers over the last 12 billing periods, in the program "
+        "currency. Empty: no requirement.",
+    )
+    min_active_customers = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="minimum active customers",
+        help_text="Customers with a finalized invoice above zero in the evaluated month. Empty: no requirement.",
+    )
+    min_certified_people = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="minimum certified people",
+        help_text="Certified people at the partner (evaluated once enablement records certifications). "
+        "Empty: no requirement.",
+    )
+    min_growth_percent = percent_field(
+        minimum=-100,
+        maximum=None,
+        null=True,
+        blank=True,
+        verbose_name="minimum growth %",
+        help_text="Growth of the partner's consumption revenue over the previous month, in percent. "
+        "Empty: no requirement.",
+    )
+    # --- benefits
+    base_commission_rate = percent_field(
+        null=True,
+        blank=True,
+        verbose_name="base commission rate %",
+        help_text="The commission rate of revenue-share rules that leave their rate empty, in percent (0–100).",
+    )
+    list_discount_percent = percent_field(
+        default=0, verbose_name="discount on list price %", help_text="In percent (0–100)."
+    )
+    mdf_eligible = models.BooleanField(default=False, verbose_name="MDF eligible", help_text="May request MDF.")
 
     objects = CatalogueQuerySet.as_manager()
 
     class Meta:
         ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_trailing_revenue__isnull=True) | Q(min_trailing_revenue__gte=0),
+                name="tier_min_trailing_revenue_ge_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_growth_percent__isnull=True) | Q(min_growth_percent__gte=-100),
+                name="tier_min_growth_percent_ge_minus_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(base_commission_rate__isnull=True)
+                | Q(base_commission_rate__gte=0, base_commission_rate__lte=100),
+                name="tier_base_commission_rate_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(list_discount_percent__gte=0, list_discount_percent__lte=100),
+                name="tier_list_discount_percent_0_100",
+            ),
+        ]
 
     def __str__(self):
         return self.name
 
     def natural_key(self):
         return (self.code,)
+
+    def get_absolute_url(self):
+        return reverse("tier_list") + f"#tier-{self.code}"
+
+
+class ExchangeRateQuerySet(CatalogueQuerySet):
+    def get_by_natural_key(self, currency):
+        return self.get(currency=currency)
+
+
+class ExchangeRate(models.Model):
+    """A reference rate for comparing revenue billed in another currency with the tiers' thresholds.
+
+    `rate` is how many units of the program currency (settings.PRM_PROGRAM_CURRENCY) one unit of
+    `currency` is worth. It is used only to evaluate tier criteria — never for money that is paid
+    or billed — and every evaluation records the rates it used.
+    """
+
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, unique=True)
+    rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        help_text="Program-currency units per 1 unit of this currency.",
+    )
+    updated_at = models.DateTimeField()
+
+    objects = ExchangeRateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive")]
+
+    def __str__(self):
+        return f"1 {self.currency} = {self.rate} {settings.PRM_PROGRAM_CURRENCY}"
+
+    def natural_key(self):
+        return (self.currency,)
+
+    def clean(self):
+        if self.rate is not None and self.rate <= 0:
+            raise ValidationError({"rate": "A rate is above zero."})
 
 
 class Partner(models.Model):
@@ -113,3 +244,92 @@ class PartnerStageChange(models.Model):
 
     def __str__(self):
         return f"{self.partner}: {self.from_stage or '—'} → {self.to_stage}"
+
+
+class PartnerTierChange(models.Model):
+    """Every move of a partner between program tiers: a confirmed evaluation, or a manager's edit."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500)
+    evaluation = models.ForeignKey(
+        "TierEvaluation", null=True, blank=True, on_delete=models.PROTECT, related_name="tier_changes"
+    )
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    changed_at = models.DateTimeField()
+
+    # A partner's tier is no secret inside it: reps see its history like its lifecycle history.
+    tenancy = Tenancy(partner="partner", reps_see_all=True)
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.partner}: {self.from_tier or '—'} → {self.to_tier}"
+
+
+class EvaluationDirection(models.TextChoices):
+    UP = "up", "Upgrade"
+    DOWN = "down", "Downgrade"
+    STAY = "stay", "No change"
+
+
+class EvaluationStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    CONFIRMED = "confirmed", "Confirmed"
+    DISMISSED = "dismissed", "Dismissed"
+    # The partner stays in its tier: nothing to decide, the month's evidence is kept for the
+    # partner's progress ("what the next tier still needs") and for the record.
+    RECORDED = "recorded", "No change (recorded)"
+
+
+class TierEvaluation(models.Model):
+    """One month's evaluation of a partner against the tiers' criteria, with the evidence.
+
+    An upgrade or a downgrade is `proposed` until a channel manager confirms it (the partner's tier
+    changes, a PartnerTierChange is written) or dismisses it; a partner that stays in its tier gets
+    a `recorded` evaluation, nothing to decide. One evaluation per partner and period.
+
+    `evidence` (JSON, amounts as strings): the trailing-12 revenue per currency, the rates used and
+    the converted total, active customers, certified people, growth %, and for every tier which
+    criteria were met or missed with the figures (prm/operations/tier_evaluation.py builds it).
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tier_evaluations")
+    period = models.CharField(max_length=7, help_text="The evaluated billing period, YYYY-MM (the last of 12).")
+    current_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    proposed_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(max_length=4, choices=EvaluationDirection.choices)
+    evidence = models.JSONField()
+    status = models.CharField(max_length=10, choices=EvaluationStatus.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # The evidence sums the revenue of all the partner's customers: its admins see it, not its
+    # reps (who see only their own customers' figures), nor customers.
+    tenancy = Tenancy(partner="partner")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period", "partner__name", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "period"], name="tier_evaluation_one_per_partner_period"),
+            # A partner that stays needs no decision; a move always does.
+            models.CheckConstraint(
+                condition=Q(direction="stay", status="recorded") | (~Q(direction="stay") & ~Q(status="recorded")),
+                name="tier_evaluation_stay_is_recorded",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "period"])]
+
+    def __str__(self):
+        return f"{self.partner} · {self.period}: {self.current_tier} → {self.proposed_tier}"
+
+    def get_absolute_url(self):
+        return reverse("tier_evaluation_detail", args=[self.pk])

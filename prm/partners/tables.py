@@ -1,8 +1,13 @@
+from decimal import Decimal
+
 import django_tables2 as tables
+from django.conf import settings
 from django.urls import reverse
 from django.utils.html import format_html
 
-from prm.partners.models import Partner
+from prm.core.money import plain_decimal
+from prm.partners.models import Partner, Tier, TierEvaluation
+from prm.partners.selectors import amount_text
 
 
 class PartnerTable(tables.Table):
@@ -28,3 +33,114 @@ class PartnerTable(tables.Table):
 
     def value_customer_count(self, value):
         return value
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{plain_decimal(value)} %"
+
+
+class TierTable(tables.Table):
+    """The program's tiers: what each asks (criteria) and what it gives (benefits)."""
+
+    rank = tables.Column()
+    name = tables.Column(verbose_name="Tier")
+    min_trailing_revenue = tables.Column(
+        verbose_name="Trailing revenue", default="—", attrs={"td": {"class": "number"}, "th": {"class": "number"}}
+    )
+    min_active_customers = tables.Column(verbose_name="Active customers", default="—")
+    min_certified_people = tables.Column(verbose_name="Certified people", default="—")
+    min_growth_percent = tables.Column(verbose_name="Growth", default="—")
+    base_commission_rate = tables.Column(verbose_name="Base commission", default="—")
+    list_discount_percent = tables.Column(verbose_name="List discount")
+    mdf_eligible = tables.BooleanColumn(verbose_name="MDF", yesno="yes,no")
+    partner_count = tables.Column(verbose_name="Partners")
+    edit = tables.Column(empty_values=(), orderable=False, verbose_name="", exclude_from_export=True)
+
+    class Meta:
+        model = Tier
+        fields = (
+            "rank", "name", "min_trailing_revenue", "min_active_customers", "min_certified_people",
+            "min_growth_percent", "base_commission_rate", "list_discount_percent", "mdf_eligible", "partner_count",
+        )  # fmt: skip
+        sequence = (*fields, "edit")
+        order_by = ("rank",)
+        attrs = {"class": "table"}
+        row_attrs = {"id": lambda record: f"tier-{record.code}"}
+
+    def render_min_trailing_revenue(self, value):
+        return f"{amount_text(value, settings.PRM_PROGRAM_CURRENCY)} {settings.PRM_PROGRAM_CURRENCY}"
+
+    def value_min_trailing_revenue(self, value):
+        return plain_decimal(value)
+
+    def render_min_growth_percent(self, value):
+        return _percent(value)
+
+    def render_base_commission_rate(self, value):
+        return _percent(value)
+
+    def render_list_discount_percent(self, value):
+        return _percent(value)
+
+    def value_min_growth_percent(self, value):
+        return plain_decimal(value)
+
+    def value_base_commission_rate(self, value):
+        return plain_decimal(value)
+
+    def value_list_discount_percent(self, value):
+        return plain_decimal(value)
+
+    def render_partner_count(self, record, value):
+        url = reverse("partner_list") + f"?tier={record.code}"
+        return format_html('<a href="{}">{}</a>', url, value)
+
+    def value_partner_count(self, value):
+        return value
+
+    def render_edit(self, record):
+        return format_html('<a href="{}">Edit</a>', reverse("tier_edit", args=[record.pk]))
+
+
+class TierEvaluationTable(tables.Table):
+    period = tables.Column(linkify=True)
+    partner = tables.Column(accessor="partner__name", order_by="partner__name", verbose_name="Partner")
+    current_tier = tables.Column(accessor="current_tier__name", order_by="current_tier__rank", verbose_name="From")
+    proposed_tier = tables.Column(accessor="proposed_tier__name", order_by="proposed_tier__rank", verbose_name="To")
+    direction = tables.Column()
+    status = tables.Column()
+    trailing_revenue = tables.Column(
+        empty_values=(), orderable=False, verbose_name="Trailing revenue",
+        attrs={"td": {"class": "number"}, "th": {"class": "number"}},
+    )  # fmt: skip
+    active_customers = tables.Column(empty_values=(), orderable=False, verbose_name="Active customers")
+    growth = tables.Column(empty_values=(), orderable=False, verbose_name="Growth")
+    decided_by = tables.Column(accessor="decided_by__display_name", orderable=False, verbose_name="Decided by")
+
+    class Meta:
+        model = TierEvaluation
+        fields = ("period", "partner", "current_tier", "proposed_tier", "direction", "status")
+        sequence = (*fields, "trailing_revenue", "active_customers", "growth", "decided_by")
+        order_by = ("-period",)
+        attrs = {"class": "table"}
+
+    # The figures come from the stored evidence, so the row needs no further query.
+    def render_trailing_revenue(self, record):
+        evidence, currency = record.evidence, record.evidence["program_currency"]
+        return f"{amount_text(Decimal(evidence['trailing_revenue']['total']), currency)} {currency}"
+
+    def value_trailing_revenue(self, record):
+        return record.evidence["trailing_revenue"]["total"]
+
+    def render_active_customers(self, record):
+        return record.evidence["active_customers"]
+
+    def value_active_customers(self, record):
+        return record.evidence["active_customers"]
+
+    def render_growth(self, record):
+        growth = record.evidence.get("growth_percent")
+        return "—" if growth is None else f"{growth} %"
+
+    def value_growth(self, record):
+        return record.evidence.get("growth_percent") or ""

@@ -23,7 +23,10 @@ from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
 from prm.core.tenancy import tenant_models
 from prm.customers.models import Customer, Subscription, SubscriptionChange
-from prm.partners.models import Partner, PartnerStageChange
+from prm.incentives.accrual import accrue_invoice
+from prm.incentives.models import CommissionEntry, CommissionRule, Payout, Statement
+from prm.incentives.rules import commission_rule_create
+from prm.partners.models import Partner, PartnerStageChange, PartnerTierChange, Tier, TierEvaluation
 from prm.plans.models import Metric, Plan, PlanVersion
 from prm.usage.ingest import events_ingest
 from prm.usage.models import QuarantinedEvent, UsageAmendment, UsageEvent, UsageRollup, UsageUpload
@@ -57,16 +60,29 @@ OBJECT_URLS = {
     "subscription_change_commitment": (Subscription, "post"),
     "subscription_end": (Subscription, "post"),
     "subscription_change_cancel": (SubscriptionChange, "post"),
+    "tier_edit": (Tier, "get"),  # the catalogue: visible to all, editable by managers (403)
+    "tier_evaluation_detail": (TierEvaluation, "get"),
+    "tier_evaluation_confirm": (TierEvaluation, "post"),
+    "tier_evaluation_dismiss": (TierEvaluation, "post"),
+    "statement_detail": (Statement, "get"),  # ?export=csv too: the same scoped lookup
+    "statement_approve": (Statement, "post"),
+    "statement_payout": (Statement, "post"),
+    "commission_rule_detail": (CommissionRule, "get"),  # the program: visible to all signed in
+    "commission_rule_revise": (CommissionRule, "get"),  # … revised by managers (403)
 }
 # Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
 LIST_URLS = [
     "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
     "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator", "invoice_list",
-    "credit_grant_list",
+    "credit_grant_list", "statement_list",
+    "tier_list", "tier_evaluation_list",
+    "commission_rule_list", "commission_list",
 ]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
 CREATE_URLS = [
     "partner_create", "customer_create", "invitation_create", "metric_create", "plan_create", "credit_pack_buy",
+    "tier_create",
+    "commission_rule_create",
 ]  # fmt: skip
 # Actions on many rows at once, for channel managers only.
 MANAGER_ACTIONS = ["quarantine_reprocess_all"]
@@ -81,6 +97,7 @@ API_ROUTES = {
     "customer": Customer,
     "user": User,
     "tier": None,  # the program's catalogue: everyone signed in reads it
+    "tier-evaluation": TierEvaluation,
     "metric": None,
     "plan": None,
     "quarantine": QuarantinedEvent,
@@ -89,6 +106,10 @@ API_ROUTES = {
     "invoice": Invoice,
     "credit-note": CreditNote,
     "credit-grant": CreditGrant,
+    "statement": Statement,
+    "payout": Payout,
+    "commission-rule": None,  # the program's rules: everyone signed in reads them
+    "commission": CommissionEntry,
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
 API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes"}
@@ -159,6 +180,18 @@ def _usage_of_b(world):
     ClosedBillingPeriod.objects.get_or_create(period="2026-10")
     final = invoice_finalize(invoice=invoice_refresh_draft(subscription=earlier, period=BillingPeriod(2026, 10)))
     draft = invoice_refresh_draft(subscription=subscription, period=BillingPeriod(2026, 11))
+    # B's commission on the finalized invoice: 10 % of its 10.00 flat fee (and −0.40 on the credits).
+    commission_rule_create(
+        actor=world.manager, code="share", name="Share", kind="revenue_share", rate="10", effective_from="2026-01"
+    )
+    commission = accrue_invoice(final)[0]
+    # B's paid October statement. Made directly, without entries: the ledger's rows are the accrual's to make.
+    statement = Statement.objects.create(
+        partner=world.partner_b, period="2026-10", currency="USD", status="paid", entries_total=3, total=3
+    )
+    payout = Payout.objects.create(
+        statement=statement, amount=3, currency="USD", reference="TRX-B", paid_at="2026-11-15T10:00:00Z"
+    )
     csv_file = io.BytesIO(b"event_id,customer,metric,timestamp,value\nb-csv-1,cus_b1,calls,2026-11-01T11:00:00Z,2\n")
     return {
         Subscription: subscription,
@@ -175,7 +208,28 @@ def _usage_of_b(world):
         CreditNote: credit_note_create(actor=world.manager, invoice=final, amount="1", reason="test"),
         CreditGrant: grant,
         CreditDrawdown: CreditDrawdown.objects.get(grant=grant, invoice=final),
+        Statement: statement,
+        Payout: payout,
+        CommissionEntry: commission,
     }
+
+
+def _tier_rows_of_b(world):
+    """B's tier history and a proposed upgrade (made directly: tests/operations computes real evidence)."""
+    upper, _ = Tier.objects.get_or_create(code="upper", defaults={"name": "Upper", "rank": 9})
+    evidence = {
+        "period": "2026-10", "program_currency": "USD", "active_customers": 0, "growth_percent": None,
+        "trailing_revenue": {"by_currency": {}, "converted": {}, "total": "0.00"}, "tiers": [],
+    }  # fmt: skip
+    evaluation, _ = TierEvaluation.objects.get_or_create(
+        partner=world.partner_b, period="2026-10",
+        defaults={"current_tier": world.partner_b.tier, "proposed_tier": upper, "direction": "up",
+                  "status": "proposed", "evidence": evidence},
+    )  # fmt: skip
+    change = PartnerTierChange.objects.create(
+        partner=world.partner_b, to_tier=world.partner_b.tier, reason="test", changed_at="2026-01-01T00:00:00Z"
+    )
+    return {TierEvaluation: evaluation, PartnerTierChange: change}
 
 
 def _owned_by_b(world):
@@ -191,6 +245,7 @@ def _owned_by_b(world):
         PartnerStageChange: PartnerStageChange.objects.create(
             partner=world.partner_b, to_stage="sell", reason="test", changed_at="2026-01-01T00:00:00Z"
         ),
+        **_tier_rows_of_b(world),
         **_usage_of_b(world),
     }
 
@@ -215,11 +270,14 @@ def _foreign_objects(world):
     )
     key_b, _ = api_key_create(user=world.admin_b, name="B's key")
     usage_b = _usage_of_b(world)
+    evaluation_b = _tier_rows_of_b(world)[TierEvaluation]
     cases = []
     for user in (world.admin_a, world.rep_a, world.customer_user_a1):
         cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
         cases += [(user, usage_b[UsageEvent]), (user, usage_b[QuarantinedEvent]), (user, usage_b[UsageUpload])]
         cases += [(user, usage_b[Invoice]), (user, usage_b[CreditGrant])]
+        cases += [(user, evaluation_b)]
+        cases += [(user, usage_b[Statement])]
     # A rep sees only the customers assigned to them; a customer only itself.
     cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
     cases += [(world.customer_user_a1, world.partner_a)]
@@ -321,6 +379,7 @@ def test_create_pages_refuse_roles_without_the_right(world, client):
         statuses["plan_create"] = 200 if user.is_manager else 403  # the catalogue is the vendor's
         # Credit packs: bought by managers, partner admins and customer admins, not reps or viewers.
         statuses["credit_pack_buy"] = 200 if user.is_manager or user.is_partner_admin or user.is_customer_admin else 403
+        statuses["commission_rule_create"] = 200 if user.is_manager else 403  # the program is the vendor's
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         for name, status in statuses.items():
             response = client.get(reverse(name))

@@ -72,3 +72,98 @@ def test_credit_list_query_count_is_pinned_and_flat(world, client):
     grants(factories.CustomerFactory.create_batch(10, reseller=world.partner_b))
     assert [_queries(client, url) for url in urls] == before
     assert before == [7, 6]
+
+
+@pytest.mark.django_db
+def test_statement_list_query_count_is_pinned_and_flat(world, client):
+    """Each statement's partner and payout are joined to it (select_related), not fetched row by row."""
+    from prm.incentives.models import Payout, Statement
+
+    def statements(partners):
+        for partner in partners:
+            statement = Statement.objects.create(
+                partner=partner, period="2026-10", currency="USD", status="paid", entries_total=5, total=5
+            )
+            Payout.objects.create(
+                statement=statement, amount=5, currency="USD", reference=f"TRX-{partner.pk}",
+                paid_at="2026-11-15T10:00:00Z",
+            )  # fmt: skip
+
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    statements([world.partner_a])
+    urls = [reverse("statement_list"), reverse("statement_list") + "?export=csv"]
+    before = [_queries(client, url) for url in urls]
+    statements(factories.PartnerFactory.create_batch(10, tier=world.partner_a.tier))
+    assert [_queries(client, url) for url in urls] == before
+    assert before == [6, 5]
+
+
+@pytest.mark.django_db
+def test_tier_pages_query_counts_are_pinned_and_flat(world, client):
+    """The tiers (each with its partner count) and the evaluations queue (figures read from the stored
+    evidence, tiers and partner joined): the same queries for 1 row or 11."""
+    from prm.partners.models import Tier, TierEvaluation
+
+    upper = Tier.objects.create(code="upper", name="Upper", rank=2, min_trailing_revenue=1000)
+    evidence = {"program_currency": "USD", "active_customers": 1, "growth_percent": "5.00",
+                "trailing_revenue": {"total": "10.00"}}  # fmt: skip
+
+    def evaluations(partners):
+        for partner in partners:
+            TierEvaluation.objects.create(
+                partner=partner, period="2026-10", current_tier=partner.tier, proposed_tier=upper, direction="up",
+                status="proposed", evidence=evidence,
+            )  # fmt: skip
+
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    evaluations([world.partner_a])
+    urls = [reverse("tier_list"), reverse("tier_evaluation_list"), reverse("tier_evaluation_list") + "?export=csv"]
+    before = [_queries(client, url) for url in urls]
+    evaluations(factories.PartnerFactory.create_batch(10, tier=world.partner_a.tier))
+    Tier.objects.create(code="top", name="Top", rank=3)
+    assert [_queries(client, url) for url in urls] == before
+    assert before == [6, 6, 5]
+
+
+@pytest.mark.django_db
+def test_commission_pages_query_counts_are_pinned_and_flat(world, client):
+    """The ledger (with this month's forecast over the live drafts) and the program's rules."""
+    from django.utils import timezone
+
+    from prm.billing.services import invoice_finalize, invoice_refresh_draft
+    from prm.core.models import ClosedBillingPeriod
+    from prm.core.periods import BillingPeriod
+    from prm.customers.models import Subscription
+    from prm.incentives.accrual import accrue_invoice
+    from prm.incentives.rules import commission_rule_create
+    from prm.plans.models import Plan, PlanVersion
+
+    plan = Plan.objects.create(code="p", name="P", currency="USD")
+    version = PlanVersion.objects.create(plan=plan, version=1, charges=[{"model": "flat", "amount": "10"}])
+    for kind, fields in (("revenue_share", {"rate": "20"}), ("distributor_override", {"rate": "5"}),
+                         ("new_customer_bonus", {"bonus_amount": "250", "currency": "USD"})):  # fmt: skip
+        commission_rule_create(actor=world.manager, code=kind.replace("_", "-"), name=kind, kind=kind,
+                               effective_from="2026-01", **fields)  # fmt: skip
+    ClosedBillingPeriod.objects.create(period="2026-10")
+    october, now = BillingPeriod(2026, 10), BillingPeriod.containing(timezone.now())
+
+    def ledger(customers):
+        """Each customer: October finalized and accrued, this month's draft live."""
+        for customer in customers:
+            subscription = Subscription.objects.create(
+                customer=customer, plan_version=version, external_id=f"sub_{customer.external_id}",
+                started_at="2026-10-01T00:00:00Z",
+            )  # fmt: skip
+            accrue_invoice(invoice_finalize(invoice=invoice_refresh_draft(subscription=subscription, period=october)))
+            invoice_refresh_draft(subscription=subscription, period=now)
+
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    ledger([world.customer_a1])
+    urls = [reverse("commission_list"), reverse("commission_list") + "?export=csv", reverse("commission_rule_list")]
+    before = [_queries(client, url) for url in urls]
+    distributor = factories.PartnerFactory(tier=world.partner_a.tier)
+    for _ in range(5):
+        partner = factories.PartnerFactory(tier=world.partner_a.tier, parent=distributor)
+        ledger(factories.CustomerFactory.create_batch(2, reseller=partner, assigned_rep=factories.partner_rep(partner)))
+    assert [_queries(client, url) for url in urls] == before
+    assert before == [14, 5, 5]

@@ -1,6 +1,7 @@
 """`manage.py seed_demo`: the demo data people sign in to, and that seeding it again changes nothing."""
 
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -70,14 +71,16 @@ def test_reseeding_restores_a_changed_password_and_stage():
     assert brightpath.stage_changes.first().to_stage == Stage.SELL
 
 
-def test_three_tiers_from_the_fixture():
+def test_four_tiers_from_the_fixture_with_criteria_and_benefits():
     seed()
-    assert list(Tier.objects.values_list("code", "name", "rank")) == [
-        ("registered", "Registered", 1),
-        ("silver", "Silver", 2),
-        ("gold", "Gold", 3),
+    assert list(Tier.objects.values_list("code", "name", "rank", "base_commission_rate")) == [
+        ("registered", "Registered", 1, Decimal("10")),
+        ("silver", "Silver", 2, Decimal("15")),
+        ("gold", "Gold", 3, Decimal("20")),
+        ("platinum", "Platinum", 4, Decimal("25")),
     ]
     assert all(tier.description for tier in Tier.objects.all())
+    assert Tier.objects.get(code="gold").min_active_customers == 8
 
 
 def test_twelve_partners_cover_every_lifecycle_stage():
@@ -209,4 +212,4 @@ def test_command_prints_the_demo_logins():
         "  rep@demo.test       partner rep of BrightPath Consulting\n"
         "  customer@demo.test  customer admin of Acme Robotics\n"
     ) in output
-    assert output.startswith("Northwind Cloud demo: 3 tiers, 12 partners, 60 customers, 13 demo users")
+    assert output.startswith("Northwind Cloud demo: 4 tiers, 12 partners, 60 customers, 13 demo users")

@@ -1,0 +1,88 @@
+"""The commission forecast: what the open period's live invoice drafts would earn if it closed now.
+
+    commission_forecast(user=partner_admin, period=BillingPeriod(2026, 11))
+
+The same rule logic as the accrual (`accrual.prospective_entries`, the caps, the growth
+accelerator) runs over the period's DRAFT invoices; nothing is stored. A partner sees what it
+would earn: on its own customers' drafts (a rep: the customers assigned to them) and, for a
+distributor, its override on its resellers' customers' drafts (whose invoices it does not see;
+only its own projected commission on them is shown). Customers see nothing.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from prm.billing.models import Invoice, InvoiceStatus
+from prm.core.periods import BillingPeriod
+from prm.core.tenancy import ScopeKind, scope_of
+from prm.incentives import accrual
+from prm.incentives import rules as rule_book
+from prm.incentives.accrual import Prospect
+from prm.incentives.models import RuleKind
+
+
+@dataclass
+class CurrencyForecast:
+    currency: str
+    total: Decimal = Decimal(0)
+    entries: list[Prospect] = field(default_factory=list)
+
+
+@dataclass
+class CommissionForecast:
+    period: str
+    drafts: int = 0  # live invoice drafts the projection read
+    currencies: list[CurrencyForecast] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.currencies
+
+
+def _drafts(user, period: BillingPeriod):
+    """The drafts whose commission `user` may see, and whose earnings are theirs to see."""
+    scope = scope_of(user)
+    drafts = Invoice.objects.filter(period=str(period), status=InvoiceStatus.DRAFT)
+    if scope.kind is ScopeKind.VENDOR:
+        return drafts, lambda prospect: True
+    if scope.kind is not ScopeKind.PARTNER:
+        return drafts.none(), lambda prospect: False
+    visible = drafts & Invoice.objects.visible_to(user)
+    if scope.rep_user_id is None:
+        # A distributor's override is earned on its resellers' customers' invoices.
+        visible = visible | drafts.filter(customer__reseller__parent_id=scope.partner_id)
+    return visible, lambda prospect: prospect.partner.pk == scope.partner_id
+
+
+def commission_forecast(*, user, period: BillingPeriod) -> CommissionForecast:
+    """Projected commission of `period` for `user`, per currency (entries not stored)."""
+    forecast = CommissionForecast(period=str(period))
+    drafts, earns = _drafts(user, period)
+    rules = rule_book.rules_in_force(period)
+    if not rules:
+        return forecast
+    per_invoice = [rule for rule in rules if rule.kind != RuleKind.GROWTH_ACCELERATOR]
+    growth_rules = [rule for rule in rules if rule.kind == RuleKind.GROWTH_ACCELERATOR]
+    facts = accrual.load_invoice_facts(drafts.values_list("pk", flat=True), drafts=True)
+    forecast.drafts = len(facts)
+    prospects = [p for each in facts for p in accrual.prospective_entries(each, per_invoice) if earns(p)]
+    scope = scope_of(user)
+    if growth_rules and scope.rep_user_id is None and facts:
+        # Growth is the partner's whole revenue, measured against the previous period's final figures.
+        now = accrual.partner_revenue(Invoice.objects.filter(pk__in=[each.invoice.pk for each in facts]))
+        before = accrual.finalized_revenue(period.previous())
+        prospects += [
+            p
+            for p in accrual.growth_prospects(period, growth_rules, now, before)
+            if earns(p) and (p.partner.pk, p.currency) in now
+        ]
+    prospects = accrual.apply_caps(prospects, accrual.cap_usage(prospects))
+    by_currency: dict[str, CurrencyForecast] = defaultdict(lambda: CurrencyForecast(currency=""))
+    for prospect in prospects:
+        bucket = by_currency[prospect.currency]
+        bucket.currency = prospect.currency
+        bucket.total += prospect.amount
+        bucket.entries.append(prospect)
+    forecast.currencies = [by_currency[currency] for currency in sorted(by_currency)]
+    return forecast

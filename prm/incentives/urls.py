@@ -1,0 +1,8 @@
+"""/incentives/: commission rules and the commission ledger; statements and payouts."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("prm.incentives.commission_urls")),
+    path("statements/", include("prm.incentives.statement_urls")),
+]
