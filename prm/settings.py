@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "prm.usage",
     "prm.billing",
     "prm.incentives",
+    "prm.notifications",
     "prm.operations",
     "prm.dashboards",
 ]
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "prm.core.context_processors.portal",
+                "prm.notifications.context_processors.notifications",
             ],
         },
     },

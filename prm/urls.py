@@ -20,6 +20,7 @@ urlpatterns = [
     path("usage/", include("prm.usage.urls")),
     path("invoices/", include("prm.billing.urls")),
     path("incentives/", include("prm.incentives.urls")),
+    path("notifications/", include("prm.notifications.urls")),
     path("", include("prm.accounts.urls")),
     path("api/v1/", include("prm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

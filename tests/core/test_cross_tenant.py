@@ -26,6 +26,8 @@ from prm.customers.models import Customer, Subscription, SubscriptionChange
 from prm.incentives.accrual import accrue_invoice
 from prm.incentives.models import CommissionEntry, CommissionRule, Payout, Statement
 from prm.incentives.rules import commission_rule_create
+from prm.notifications.models import Notification
+from prm.notifications.services import notify
 from prm.partners.models import Partner, PartnerStageChange, PartnerTierChange, Tier, TierEvaluation
 from prm.plans.models import Metric, Plan, PlanVersion
 from prm.usage.ingest import events_ingest
@@ -36,6 +38,7 @@ from prm.usage.uploads import usage_csv_upload
 
 # Portal pages that show one object, by the model whose pk they take, and how they are reached.
 OBJECT_URLS = {
+    "notification_open": (Notification, "get"),  # a person's own: another's answers 404
     "partner_detail": (Partner, "get"),
     "partner_edit": (Partner, "get"),
     "customer_detail": (Customer, "get"),
@@ -74,7 +77,7 @@ OBJECT_URLS = {
 LIST_URLS = [
     "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
     "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator", "invoice_list",
-    "credit_grant_list", "statement_list",
+    "credit_grant_list", "statement_list", "notification_inbox",
     "tier_list", "tier_evaluation_list",
     "commission_rule_list", "commission_list",
 ]  # fmt: skip
@@ -86,6 +89,8 @@ CREATE_URLS = [
 ]  # fmt: skip
 # Actions on many rows at once, for channel managers only.
 MANAGER_ACTIONS = ["quarantine_reprocess_all"]
+# Actions on the signed-in person's own rows only (their notifications): nothing of anyone else's.
+OWN_ACTIONS = ["notification_read_all"]
 # Open to anyone (or to exactly the person holding a secret link).
 PUBLIC_URLS = {"healthz", "invitation_accept", "api_schema", "api_docs"}
 # Third-party URL sets with their own checks (allauth's sign-in pages, Django's admin).
@@ -131,7 +136,8 @@ def _portal_url_names(resolver=None, namespace=""):
 
 
 def test_every_url_is_classified():
-    known = set(OBJECT_URLS) | set(LIST_URLS) | set(CREATE_URLS) | set(MANAGER_ACTIONS) | PUBLIC_URLS
+    known = set(OBJECT_URLS) | set(LIST_URLS) | set(CREATE_URLS) | set(MANAGER_ACTIONS) | set(OWN_ACTIONS)
+    known |= PUBLIC_URLS
     unknown = {
         name
         for name in _portal_url_names()
@@ -279,6 +285,8 @@ def _foreign_objects(world):
         cases += [(user, evaluation_b)]
         cases += [(user, usage_b[Statement])]
     # A rep sees only the customers assigned to them; a customer only itself.
+    notification_b = notify(users=[world.admin_b], kind="test", title="For B only", email=False)[0]
+    cases += [(user, notification_b) for user in (world.admin_a, world.rep_a, world.customer_user_a1, world.manager)]
     cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
     cases += [(world.customer_user_a1, world.partner_a)]
     return cases
@@ -429,7 +437,7 @@ def test_anonymous_is_sent_to_sign_in(world, client):
     for name in LIST_URLS + CREATE_URLS:
         response = client.get(reverse(name))
         assert response.status_code == 302 and response["Location"].startswith(login_url), name
-    for name in MANAGER_ACTIONS:
+    for name in MANAGER_ACTIONS + OWN_ACTIONS:
         response = client.post(reverse(name))
         assert response.status_code == 302 and response["Location"].startswith(login_url), name
     for name, (model, method) in OBJECT_URLS.items():
