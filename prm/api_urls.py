@@ -6,9 +6,20 @@ from rest_framework.routers import DefaultRouter
 from prm.accounts.api import UserViewSet
 from prm.billing.api import CreditGrantViewSet, CreditNoteViewSet, InvoiceViewSet
 from prm.customers.api import CustomerViewSet, SubscriptionChangeViewSet, SubscriptionViewSet
+from prm.deals.api import DealViewSet
+from prm.enablement.api import CertificationViewSet, CourseViewSet, ResourceViewSet
 from prm.incentives.api import CommissionRuleViewSet, CommissionViewSet
+from prm.incentives.mdf_api import MdfRequestViewSet
 from prm.incentives.statement_api import PayoutViewSet, StatementViewSet
-from prm.partners.api import PartnerViewSet, TierEvaluationViewSet, TierViewSet
+from prm.operations.api import DealWonView
+from prm.partners.api import (
+    OnboardingTaskViewSet,
+    PartnerApplicationViewSet,
+    PartnerViewSet,
+    TargetMarketViewSet,
+    TierEvaluationViewSet,
+    TierViewSet,
+)
 from prm.plans.api import MetricViewSet, PlanViewSet, QuoteView
 from prm.usage import api as usage_api
 
@@ -18,6 +29,9 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("users", UserViewSet, basename="user")
 router.register("tiers", TierViewSet, basename="tier")
 router.register("tier-evaluations", TierEvaluationViewSet, basename="tier-evaluation")
+router.register("applications", PartnerApplicationViewSet, basename="application")
+router.register("onboarding", OnboardingTaskViewSet, basename="onboarding-task")
+router.register("target-markets", TargetMarketViewSet, basename="target-market")
 router.register("metrics", MetricViewSet, basename="metric")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
@@ -30,6 +44,11 @@ router.register("commission-rules", CommissionRuleViewSet, basename="commission-
 router.register("commissions", CommissionViewSet, basename="commission")
 router.register("statements", StatementViewSet, basename="statement")
 router.register("payouts", PayoutViewSet, basename="payout")
+router.register("courses", CourseViewSet, basename="course")
+router.register("certifications", CertificationViewSet, basename="certification")
+router.register("assets", ResourceViewSet, basename="asset")
+router.register("deals", DealViewSet, basename="deal")
+router.register("mdf-requests", MdfRequestViewSet, basename="mdf-request")
 
 urlpatterns = [
     # Ingestion keeps ARCHITECTURE.md's exact paths (no trailing slash: metering clients post here).
@@ -39,5 +58,7 @@ urlpatterns = [
     path("events/<int:pk>/replace", usage_api.EventReplaceView.as_view(), name="event-replace"),
     path("usage", usage_api.UsageView.as_view(), name="usage"),
     path("quotes", QuoteView.as_view(), name="quotes"),
+    # Marking a deal won creates a customer: a flow across apps, so its view is in prm/operations.
+    path("deals/<int:pk>/won/", DealWonView.as_view(), name="deal-won"),
     *router.urls,
 ]

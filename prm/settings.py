@@ -60,7 +60,9 @@ INSTALLED_APPS = [
     "prm.core",
     "prm.accounts",
     "prm.partners",
+    "prm.enablement",
     "prm.customers",
+    "prm.deals",
     "prm.plans",
     "prm.usage",
     "prm.billing",
@@ -184,6 +186,8 @@ PRM_SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # The currency of the partner program's tier thresholds; revenue billed in other currencies is
 # compared with them at the reference rates (partners.ExchangeRate).
 PRM_PROGRAM_CURRENCY = os.environ.get("PROGRAM_CURRENCY", "USD").upper()
+# How long an approved deal registration protects the prospect from other partners' registrations.
+PRM_DEAL_PROTECTION_DAYS = int(os.environ.get("DEAL_PROTECTION_DAYS", "90"))
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -231,6 +235,7 @@ CELERY_TASK_ACKS_LATE = True
 # once late usage has been dealt with, and that close accrues, states and evaluates tiers.
 CELERY_BEAT_SCHEDULE = {
     "commissions-sync": {"task": "prm.operations.tasks.commissions_sync_task", "schedule": 15 * 60},
+    "partner-stages": {"task": "prm.operations.tasks.partner_stages_task", "schedule": 60 * 60},
 }
 
 # --- Email ----------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from prm.core.views import healthz
+from prm.dashboards.coverage import coverage
+from prm.dashboards.deal_actions import deal_won
 from prm.dashboards.views import home
+from prm.partners.views import partner_apply
 
 urlpatterns = [
     path("", home, name="home"),
@@ -13,13 +16,19 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=settings.STATIC_URL + "img/favicon.svg")),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
+    path("apply/", partner_apply, name="partner_apply"),
+    path("partners/coverage/", coverage, name="coverage"),
     path("partners/", include("prm.partners.urls")),
     path("customers/", include("prm.customers.urls")),
+    path("deals/", include("prm.deals.urls")),
+    # Marking a deal won creates a customer: a flow across apps (prm/operations), posted via dashboards.
+    path("deals/<int:pk>/won/", deal_won, name="deal_won"),
     path("metrics/", include("prm.plans.urls")),
     path("plans/", include("prm.plans.plan_urls")),
     path("usage/", include("prm.usage.urls")),
     path("invoices/", include("prm.billing.urls")),
     path("incentives/", include("prm.incentives.urls")),
+    path("enablement/", include("prm.enablement.urls")),
     path("notifications/", include("prm.notifications.urls")),
     path("", include("prm.accounts.urls")),
     path("api/v1/", include("prm.api_urls")),

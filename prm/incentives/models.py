@@ -9,13 +9,14 @@ gets a statement per currency, so no figure ever passes through an exchange rate
 """
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS
-from prm.core.tenancy import CatalogueQuerySet, Tenancy, TenantQuerySet
+from prm.core.tenancy import CatalogueQuerySet, Tenancy, TenantQuerySet, scope_of
 
 # Three places hold the minor unit of every currency we bill in (KWD has three).
 MONEY_PLACES = 3
@@ -200,3 +201,146 @@ class Payout(models.Model):
 
     def __str__(self):
         return f"{self.statement}: {self.amount} {self.currency} ({self.reference})"
+
+
+# --- Market development funds (prm/incentives/mdf.py) -------------------------------------------
+
+MDF_QUARTER = RegexValidator(r"^\d{4}-Q[1-4]$", "A quarter: YYYY-Qn, e.g. 2026-Q4.")
+
+
+class MdfBudgetQuerySet(models.QuerySet):
+    """Budgets are the vendor's: channel managers see them; a partner sees what its requests say."""
+
+    def visible_to(self, user):
+        return self.all() if scope_of(user).is_vendor else self.none()
+
+    def locked_for(self, user, pk):
+        return self.visible_to(user).select_for_update().get(pk=pk)
+
+
+class MdfBudget(models.Model):
+    """What the program spends on market development funds for one tier in one quarter.
+
+    Budgets are per calendar quarter (YYYY-Qn), the rhythm partners plan campaigns in; a request
+    draws on the budget of its partner's tier for the quarter its activity takes place in.
+    """
+
+    tier = models.ForeignKey("partners.Tier", on_delete=models.PROTECT, related_name="mdf_budgets")
+    period = models.CharField(max_length=7, validators=[MDF_QUARTER], help_text="The quarter, YYYY-Qn.")
+    amount = money_field(validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MdfBudgetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period", "tier__rank"]
+        verbose_name = "MDF budget"
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "period"], name="mdf_budget_one_per_tier_quarter"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="mdf_budget_amount_ge_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.tier} · {self.period}"
+
+    def get_absolute_url(self):
+        return reverse("mdf_budget_edit", args=[self.pk])
+
+
+class MdfStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CLAIMED = "claimed", "Claimed"
+    PAID = "paid", "Paid"
+
+
+class MdfActivityType(models.TextChoices):
+    EVENT = "event", "Event or trade show"
+    WEBINAR = "webinar", "Webinar"
+    DIGITAL = "digital", "Digital campaign"
+    CONTENT = "content", "Content (case study, white paper)"
+    TRAINING = "training", "Customer training"
+    OTHER = "other", "Other"
+
+
+def mdf_proof_path(instance, filename):
+    """Proofs are stored under a name of our own, never the uploader's (prm/incentives/mdf.py names it)."""
+    return f"mdf-proof/{instance.partner_id}/{filename}"
+
+
+class MdfRequest(models.Model):
+    """A partner's request for market development funds for one activity:
+    requested → approved (drawing on its tier's budget) or rejected → claimed (with proof) → paid."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="mdf_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activity = models.CharField(max_length=200, help_text="What the funds pay for, e.g. a webinar series.")
+    activity_type = models.CharField(max_length=10, choices=MdfActivityType.choices, default=MdfActivityType.OTHER)
+    description = models.TextField(blank=True)
+    activity_date = models.DateField(help_text="When the activity takes place; its quarter's budget pays.")
+    period = models.CharField(max_length=7, validators=[MDF_QUARTER], help_text="The activity's quarter, YYYY-Qn.")
+    amount = money_field(help_text="Requested (and, once approved, granted).")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    status = models.CharField(max_length=10, choices=MdfStatus.choices, default=MdfStatus.REQUESTED)
+    budget = models.ForeignKey(MdfBudget, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True, help_text="The manager's note on the decision.")
+    claimed_amount = money_field(null=True, blank=True, help_text="What the activity cost, up to the approved amount.")
+    proof_file = models.FileField(upload_to=mdf_proof_path, max_length=200, blank=True)
+    proof_url = models.URLField(max_length=500, blank=True)
+    proof_note = models.CharField(max_length=1000, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # The partner's own money: its admins see its requests, not its reps or customers.
+    tenancy = Tenancy(partner="partner")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "MDF request"
+        indexes = [models.Index(fields=["budget", "status"]), models.Index(fields=["status", "period"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="mdf_request_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(claimed_amount__isnull=True)
+                | (Q(claimed_amount__gt=0) & Q(claimed_amount__lte=models.F("amount"))),
+                name="mdf_request_claim_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "claimed", "paid"]) | Q(budget__isnull=False),
+                name="mdf_request_granted_has_budget",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.partner} · {self.activity}"
+
+    def get_absolute_url(self):
+        return reverse("mdf_request_detail", args=[self.pk])
+
+    @property
+    def committed(self):
+        """What the request takes from its budget: the approved amount, or the claim once claimed."""
+        if self.status == MdfStatus.APPROVED:
+            return self.amount
+        if self.status in (MdfStatus.CLAIMED, MdfStatus.PAID):
+            return self.claimed_amount
+        return None

@@ -25,13 +25,16 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer
+from prm.operations.demo_deals import DealSeedResult, seed_deals
+from prm.operations.demo_enablement import EnablementSeedResult, seed_enablement
 from prm.operations.demo_incentives import seed_commission_rules
 from prm.operations.demo_invoices import InvoiceSeedResult, seed_invoices
+from prm.operations.demo_lifecycle import seed_applications, seed_onboarding, seed_target_markets
 from prm.operations.demo_plans import PlanSeedResult, ensure_plans, ensure_subscriptions, load_plan_fixture
 from prm.operations.demo_statements import StatementPaymentSeedResult, seed_statement_payments
 from prm.operations.demo_usage import UsageSeedResult, seed_usage, usage_start
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
-from prm.partners.services import exchange_rates_load, tier_fixture_values
+from prm.partners.services import exchange_rates_load, partner_update, tier_fixture_values
 from prm.plans.models import Metric
 
 # One password for every demo login, so the README and the command's output can state it.
@@ -69,6 +72,7 @@ class DemoSummary:
     invoices: InvoiceSeedResult = field(default_factory=InvoiceSeedResult)
     commission_rules: int = 0  # created by this run
     payments: StatementPaymentSeedResult = field(default_factory=StatementPaymentSeedResult)
+    lifecycle: "LifecycleSeedResult | None" = None
 
     @property
     def usage_line(self) -> str:
@@ -84,8 +88,42 @@ class DemoSummary:
         return self.plans.line
 
     @property
+    def lifecycle_line(self) -> str:
+        return self.lifecycle.line if self.lifecycle else ""
+
+    @property
     def incentives_line(self) -> str:
         return f"Commission rules: {self.commission_rules} new. {self.payments.line}"
+
+
+@dataclass
+class LifecycleSeedResult:
+    applications: int
+    onboarding: int
+    target_markets: int
+    enablement: EnablementSeedResult
+    deals: DealSeedResult
+
+    @property
+    def line(self) -> str:
+        return (
+            f"Lifecycle (new this run): {self.applications} applications, {self.onboarding} onboarding tasks, "
+            f"{self.target_markets} target markets. {self.enablement.line} {self.deals.line}"
+        )
+
+
+def _pin_demo_stages(partner_configs: list[dict], *, partners: dict[str, Partner], manager: User) -> None:
+    """Each demo partner shows its lifecycle stage from fixtures/demo.json, so every stage has an
+    example. Evidence (billed customers, commissions) may have moved a partner further while the
+    seed closed past months; the demo's channel manager then sets the stage back, recorded as an
+    override, so it holds until newer evidence arrives (see operations/lifecycle.py)."""
+    for config in partner_configs:
+        partner = Partner.objects.get(pk=partners[config["website_domain"]].pk)
+        if partner.stage != config["stage"]:
+            partner_update(
+                actor=manager, partner=partner, stage=config["stage"],
+                reason="Demo: the channel manager's assessment of where the partner stands",
+            )  # fmt: skip
 
 
 def demo_fixtures_dir() -> Path:
@@ -179,6 +217,16 @@ def seed_demo(
         summary.invoices = seed_invoices(now=now, actor=manager)
         # The period close accrued commissions and made statements; past ones approved, older ones paid.
         summary.payments = seed_statement_payments(actor=manager, now=now)
+    # The lifecycle around the money: applications, onboarding checklists, target markets,
+    # training and certifications, deals and market-development funds.
+    summary.lifecycle = LifecycleSeedResult(
+        applications=seed_applications(actor=manager, now=now),
+        onboarding=seed_onboarding(actor=manager),
+        target_markets=seed_target_markets(actor=manager, partner_configs=config["partners"]),
+        enablement=seed_enablement(actor=manager, now=now),
+        deals=seed_deals(actor=manager, now=now),
+    )
+    _pin_demo_stages(config["partners"], partners=partners, manager=manager)
     summary.logins = [
         (manager.email, "channel manager"),
         (partner_admin.email, f"partner admin of {partner_admin.partner}"),

@@ -15,7 +15,8 @@ they are, so a second run finalizes nothing new and takes no new numbers.
 
 4. then incentives follow the money: commissions accrue on every finalized invoice of the period
    (and its growth), the period's statements gather them, and each partner's tier is evaluated
-   on the trailing twelve months (proposals a manager confirms). Each step is idempotent too.
+   on the trailing twelve months (proposals a manager confirms), and partners move forward to the
+   lifecycle stage their evidence shows. Each step is idempotent too.
 """
 
 from collections import defaultdict
@@ -36,6 +37,7 @@ from prm.core.periods import BillingPeriod
 from prm.customers.models import Subscription, SubscriptionStatus
 from prm.incentives.accrual import commissions_sync
 from prm.incentives.statements import statements_generate
+from prm.operations.lifecycle import partner_stages_refresh
 from prm.operations.tier_evaluation import tier_evaluations_propose
 
 BATCH_SIZE = 500
@@ -53,6 +55,7 @@ class PeriodCloseSummary:
     commissions: dict = field(default_factory=dict)
     statements: dict = field(default_factory=dict)
     tier_evaluations: dict = field(default_factory=dict)
+    stages: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -65,6 +68,7 @@ class PeriodCloseSummary:
             "commissions": self.commissions,
             "statements": self.statements,
             "tier_evaluations": self.tier_evaluations,
+            "stages": self.stages,
         }
 
     def __str__(self) -> str:
@@ -138,4 +142,5 @@ def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
     summary.commissions = commissions_sync(period).as_dict()
     summary.statements = statements_generate(period).as_dict()
     summary.tier_evaluations = tier_evaluations_propose(period=period).as_dict()
+    summary.stages = partner_stages_refresh().as_dict()
     return summary

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from prm.core.periods import BillingPeriod
 from prm.incentives.accrual import commissions_sync
+from prm.operations.lifecycle import partner_stages_refresh
 from prm.operations.period_close import period_close
 from prm.operations.tier_evaluation import last_closed_period, tier_evaluations_propose
 
@@ -28,3 +29,9 @@ def commissions_sync_task() -> dict:
     """The ledger's safety net (beat, every 15 minutes): accrue and claw back whatever a finalize,
     credit note or void left without entries (the immediate path is the billing signal)."""
     return commissions_sync().as_dict()
+
+
+@shared_task
+def partner_stages_task() -> dict:
+    """Move partners forward to the lifecycle stage their evidence shows (beat, hourly)."""
+    return partner_stages_refresh().as_dict()

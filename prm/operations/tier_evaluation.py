@@ -11,8 +11,8 @@ notes), for the 12 billing periods ending with `period`:
   once; the converted total is the sum of those. A currency without a rate is left out and
   named in the evidence;
 - active customers: customers whose finalized invoices of `period` come to more than zero;
-- certified people: 0 for now — certifications arrive with the enablement app, and until then a
-  tier's certified-people criterion is shown but not evaluated (it neither qualifies nor blocks);
+- certified people: the partner's active people holding a certification valid at the period's end
+  (prm/enablement/selectors.py), each counted once;
 - growth: `period`'s converted revenue against the previous period's, in percent to 2 places
   (not measurable when the previous period had none: a growth criterion is then missed).
 
@@ -40,6 +40,7 @@ from prm.billing.models import Invoice, InvoiceStatus
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string, plain_decimal, round_money
 from prm.core.periods import BillingPeriod
+from prm.enablement.selectors import certified_people, certified_people_by_partner
 from prm.partners.models import (
     EvaluationDirection,
     EvaluationStatus,
@@ -49,7 +50,7 @@ from prm.partners.models import (
     Tier,
     TierEvaluation,
 )
-from prm.partners.selectors import CERTIFICATIONS_NOTE, TierFigures, qualifying_tier, tier_standings
+from prm.partners.selectors import TierFigures, qualifying_tier, tier_standings
 
 # The decisions are the partners app's writes; importable from here too, next to the proposal.
 from prm.partners.services import tier_evaluation_confirm, tier_evaluation_dismiss  # noqa: F401
@@ -154,6 +155,7 @@ def partner_tier_evidence(
     tiers: list[Tier] | None = None,
     rates: dict[str, _Rate] | None = None,
     revenue: _Revenue | None = None,
+    certified: int | None = None,
 ) -> tuple[dict, TierFigures, Tier]:
     """The evidence for `partner` in `period`, its figures, and the tier they qualify for.
 
@@ -176,13 +178,15 @@ def partner_tier_evidence(
     current, before = period_revenue(evaluated), period_revenue(previous)
     growth = ((current - before) * 100 / before).quantize(CENT, rounding=ROUND_HALF_UP) if before > 0 else None
     active = sum(1 for amount in revenue.customers.values() if amount > 0)
+    if certified is None:
+        certified = certified_people(partner, at=period.end)
 
     figures = TierFigures(
         currency=currency,
         trailing_revenue=trailing_total,
         active_customers=active,
-        certified_people=0,
-        certifications_known=False,
+        certified_people=certified,
+        certifications_known=True,
         growth_percent=growth,
     )
     standings = tier_standings(tiers, figures)
@@ -209,9 +213,9 @@ def partner_tier_evidence(
         "previous_period_revenue": money_string(before, currency),
         "growth_percent": None if growth is None else str(growth),
         "active_customers": active,
-        "certified_people": 0,
-        "certifications_known": False,
-        "certified_people_note": CERTIFICATIONS_NOTE,
+        "certified_people": certified,
+        "certifications_known": True,
+        "certified_at": period.end.isoformat(),
         "current_tier": partner.tier.code,
         "proposed_tier": proposed.code,
         "tiers": [standing.as_dict() for standing in standings],
@@ -241,6 +245,7 @@ def tier_evaluations_propose(*, period: BillingPeriod | str, actor=None) -> Tier
     if not tiers:
         return summary
     rates, revenue = _load_rates(), _load_revenue(period)
+    certified = certified_people_by_partner(at=period.end)
     done = set(TierEvaluation.objects.filter(period=str(period)).values_list("partner_id", flat=True))
     summary.already_evaluated = len(done)
     partners = Partner.objects.exclude(stage=Stage.RECRUIT).exclude(pk__in=done).select_related("tier").order_by("pk")
@@ -252,7 +257,12 @@ def tier_evaluations_propose(*, period: BillingPeriod | str, actor=None) -> Tier
         last_pk = batch[-1].pk
         for partner in batch:
             evidence, _figures, proposed = partner_tier_evidence(
-                partner, period, tiers=tiers, rates=rates, revenue=revenue.get(partner.pk, _Revenue())
+                partner,
+                period,
+                tiers=tiers,
+                rates=rates,
+                revenue=revenue.get(partner.pk, _Revenue()),
+                certified=certified.get(partner.pk, 0),
             )
             _propose(partner, period, evidence, proposed, summary)
     return summary

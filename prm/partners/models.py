@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS
 from prm.core.tenancy import CatalogueQuerySet, Tenancy, TenantQuerySet
@@ -38,6 +39,26 @@ class Stage(models.TextChoices):
     SELL = "sell", "Sell"
     INCENTIVIZE = "incentivize", "Incentivize"
     ACCELERATE = "accelerate", "Accelerate"
+
+
+class Industry(models.TextChoices):
+    """The industries partners serve and the vendor targets (applications, partners, target markets)."""
+
+    MANUFACTURING = "manufacturing", "Manufacturing"
+    SOFTWARE = "software", "Software"
+    FINANCIAL_SERVICES = "financial_services", "Financial services"
+    HEALTHCARE = "healthcare", "Healthcare"
+    RETAIL = "retail", "Retail"
+    PUBLIC_SECTOR = "public_sector", "Public sector"
+    OTHER = "other", "Other"
+
+
+class Region(models.TextChoices):
+    NORTH_AMERICA = "north_america", "North America"
+    LATAM = "latam", "Latin America"
+    EMEA_NORTH = "emea_north", "EMEA North"
+    EMEA_SOUTH = "emea_south", "EMEA South"
+    APAC = "apac", "Asia-Pacific"
 
 
 class Tier(models.Model):
@@ -195,6 +216,9 @@ class Partner(models.Model):
         verbose_name="distributor",
         help_text="The distributor this partner resells through, in two-tier distribution.",
     )
+    # Where the partner sells: the channel managers' coverage view compares them with target markets.
+    industry = models.CharField(max_length=30, choices=Industry.choices, default=Industry.OTHER)
+    region = models.CharField(max_length=20, choices=Region.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -235,6 +259,8 @@ class PartnerStageChange(models.Model):
     reason = models.CharField(max_length=300)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     changed_at = models.DateTimeField()
+    # A channel manager set the stage by hand: evidence older than this no longer moves the partner.
+    is_override = models.BooleanField(default=False)
 
     tenancy = Tenancy(partner="partner", reps_see_all=True)
     objects = TenantQuerySet.as_manager()
@@ -333,3 +359,209 @@ class TierEvaluation(models.Model):
 
     def get_absolute_url(self):
         return reverse("tier_evaluation_detail", args=[self.pk])
+
+
+# --- recruit: applications to join the program -----------------------------------------------
+
+
+class ApplicationStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PartnerApplication(models.Model):
+    """A company's application to join the program, sent through the public form at /apply/.
+
+    Channel managers review it (comments, then approve or reject with a reason). Approval creates
+    the partner (entry tier, stage onboard) and invites the contact as its admin. One application
+    per domain may wait for a decision at a time (a database constraint); a rejected company may
+    apply again.
+    """
+
+    company = models.CharField(max_length=200)
+    website = models.CharField(
+        max_length=253,
+        help_text="The company's domain, normalized as partners' are (acme.com, not www.Acme.com/about).",
+    )
+    country = models.CharField(max_length=2, help_text="ISO 3166 two-letter code")
+    industry = models.CharField(max_length=30, choices=Industry.choices)
+    region = models.CharField(max_length=20, choices=Region.choices)
+    specialties = models.CharField(max_length=500, help_text="What the company does: integration, data platforms …")
+    expected_customers = models.PositiveIntegerField(
+        validators=[MaxValueValidator(100_000)], help_text="Customers the company expects to bring in its first year."
+    )
+    contact_name = models.CharField(max_length=150)
+    contact_email = models.EmailField()
+    message = models.CharField(max_length=2000, blank=True)
+    status = models.CharField(max_length=10, choices=ApplicationStatus.choices, default=ApplicationStatus.RECEIVED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    partner = models.OneToOneField(
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="application",
+        help_text="The partner created when the application was approved.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # The vendor's: applicants have no account, and a partner never sees other companies' applications.
+    tenancy = Tenancy()
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["website"], condition=Q(status="received"), name="application_one_pending_per_domain"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="approved", partner__isnull=False)
+                | (~Q(status="approved") & Q(partner__isnull=True)),
+                name="application_approved_has_partner",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.company} ({self.website})"
+
+    def get_absolute_url(self):
+        return reverse("application_detail", args=[self.pk])
+
+    def clean(self):
+        normalize_domain_field(self, "website")
+        self.country = (self.country or "").strip().upper()
+        if not (len(self.country) == 2 and self.country.isascii() and self.country.isalpha()):
+            raise ValidationError({"country": "Two letters of ISO 3166, such as US, DE or JP."})
+
+
+class ApplicationComment(models.Model):
+    """A channel manager's note on an application, for the other reviewers."""
+
+    application = models.ForeignKey(PartnerApplication, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.CharField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    tenancy = Tenancy()
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"Comment on {self.application_id} by {self.author}"
+
+
+# --- onboard: checklists per tier, tasks per partner ------------------------------------------
+
+
+class OnboardingEvidence(models.TextChoices):
+    """What completes an item by itself, once it is true (it may always be marked done by hand too)."""
+
+    NONE = "", "Marked by hand"
+    TEAM_INVITED = "team_invited", "A person the partner invited has joined"
+    PROFILE_COMPLETED = "profile_completed", "The partner's country, region and industry are set"
+
+
+class OnboardingTemplate(models.Model):
+    """The onboarding checklist of a tier. A partner whose tier has none follows the nearest lower
+    tier's; the items are read by everyone signed in, like the tiers."""
+
+    tier = models.OneToOneField(Tier, on_delete=models.CASCADE, related_name="onboarding_template")
+    name = models.CharField(max_length=120)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tier__rank"]
+
+    def __str__(self):
+        return self.name
+
+
+class OnboardingItem(models.Model):
+    template = models.ForeignKey(OnboardingTemplate, on_delete=models.CASCADE, related_name="items")
+    key = models.SlugField(max_length=40, help_text="agreement_accepted, payout_details …")
+    title = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    evidence = models.CharField(max_length=30, choices=OnboardingEvidence.choices, blank=True)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["template", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["template", "key"], name="onboarding_item_key_per_template")]
+
+    def __str__(self):
+        return self.title
+
+
+class OnboardingTask(models.Model):
+    """One checklist item for one partner: done when marked (who, when, a note)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="onboarding_tasks")
+    item = models.ForeignKey(OnboardingItem, on_delete=models.PROTECT, related_name="tasks")
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    # Both sides follow the checklist: the partner's people (reps too) see it, its admins tick it.
+    tenancy = Tenancy(partner="partner", reps_see_all=True)
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["partner", "item__order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["partner", "item"], name="onboarding_task_once_per_item")]
+
+    def __str__(self):
+        return f"{self.partner}: {self.item}"
+
+
+# --- strategize: target markets ----------------------------------------------------------------
+
+
+class TargetMarket(models.Model):
+    """A market (industry × region) the vendor wants covered, with its goals: partners selling
+    there, and their customers' consumption over the trailing 12 billing periods in the program
+    currency (settings.PRM_PROGRAM_CURRENCY). The coverage view (prm/operations/coverage.py)
+    sets the figures against them."""
+
+    industry = models.CharField(max_length=30, choices=Industry.choices)
+    region = models.CharField(max_length=20, choices=Region.choices)
+    goal_partners = models.PositiveIntegerField(help_text="Partners in the sell stage or later.")
+    goal_consumption = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_PLACES,
+        validators=[MinValueValidator(0)],
+        help_text="Trailing-12-month consumption revenue, in the program currency.",
+    )
+    notes = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # The vendor's strategy: channel managers only.
+    tenancy = Tenancy()
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["industry", "region"]
+        constraints = [
+            models.UniqueConstraint(fields=["industry", "region"], name="target_market_one_per_cell"),
+            models.CheckConstraint(condition=Q(goal_consumption__gte=0), name="target_market_goal_consumption_ge_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_industry_display()} · {self.get_region_display()}"
+
+    def get_absolute_url(self):
+        return reverse("coverage") + f"#market-{self.industry}-{self.region}"

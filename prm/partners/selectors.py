@@ -11,9 +11,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Prefetch
 
+from prm.accounts.models import Invitation
 from prm.core.money import plain_decimal, round_money
-from prm.partners.models import EvaluationStatus, Partner, PartnerTierChange, Tier, TierEvaluation
+from prm.partners.models import (
+    ApplicationStatus,
+    EvaluationStatus,
+    Industry,
+    OnboardingEvidence,
+    OnboardingTask,
+    OnboardingTemplate,
+    Partner,
+    PartnerTierChange,
+    Tier,
+    TierEvaluation,
+)
 
 CERTIFICATIONS_NOTE = "certifications arrive with enablement"
 
@@ -227,3 +240,120 @@ def _decimal(value) -> Decimal:
 
 def _plain(value: Decimal | int) -> str:
     return str(value) if isinstance(value, int) else plain_decimal(value)
+
+
+# --- onboarding: a partner's checklist and how far it has come ----------------------------------
+
+
+def onboarding_template_for(tier: Tier) -> OnboardingTemplate | None:
+    """The checklist of `tier`, or of the nearest lower tier that has one (None: no checklist)."""
+    return (
+        OnboardingTemplate.objects.filter(tier__rank__lte=tier.rank)
+        .select_related("tier")
+        .order_by("-tier__rank")
+        .first()
+    )
+
+
+def team_invited(partner_ref) -> Exists:
+    """True when someone the partner itself invited has joined (an accepted invitation sent by one
+    of its own people; the admin invited by the vendor on approval does not count)."""
+    return Exists(
+        Invitation.objects.filter(
+            partner=partner_ref, accepted_at__isnull=False, invited_by__membership__partner=partner_ref
+        )
+    )
+
+
+def evidence_text(kind: str, partner: Partner, has_team: bool) -> str:
+    """Why an item is done by itself ("" when its evidence is not there, or it has none)."""
+    if kind == OnboardingEvidence.TEAM_INVITED and has_team:
+        return "A person invited by the partner has joined."
+    if (
+        kind == OnboardingEvidence.PROFILE_COMPLETED
+        and partner.country
+        and partner.region
+        and partner.industry != Industry.OTHER
+    ):
+        return "Country, region and industry are set."
+    return ""
+
+
+@dataclass(frozen=True)
+class OnboardingRow:
+    task: OnboardingTask
+    evidence: str  # why it is done by itself, or ""
+
+    @property
+    def done(self) -> bool:
+        return self.task.done_at is not None or bool(self.evidence)
+
+
+@dataclass(frozen=True)
+class OnboardingProgress:
+    rows: list[OnboardingRow]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for row in self.rows if row.done)
+
+    @property
+    def percent(self) -> int:
+        """Whole percent, rounded down: 100 only when every item is done."""
+        return self.done * 100 // self.total if self.total else 0
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done == self.total
+
+
+def onboarding_tasks(user=None):
+    """Tasks with what their display and their evidence need, in `user`'s scope (None: all)."""
+    tasks = OnboardingTask.objects.all() if user is None else OnboardingTask.objects.visible_to(user)
+    return tasks.select_related("item", "partner", "done_by").annotate(has_team=team_invited(OuterRef("partner")))
+
+
+def onboarding_progress(partner: Partner, user=None) -> OnboardingProgress:
+    """`partner`'s checklist (its tasks `user` may see; None: all), each item done when marked or when
+    its evidence is there. Two queries, whatever the number of items."""
+    tasks = onboarding_tasks(user).filter(partner=partner).order_by("item__order", "pk")
+    return OnboardingProgress(rows=[OnboardingRow(task, evidence_text(task.item.evidence, partner, task.has_team))
+                                    for task in tasks])  # fmt: skip
+
+
+def onboarding_progress_of(partner: Partner) -> OnboardingProgress:
+    """From a partner of `partners_in_onboarding()`: its prefetched tasks, no further query."""
+    has_team = getattr(partner, "has_team", False)
+    return OnboardingProgress(
+        rows=[OnboardingRow(task, evidence_text(task.item.evidence, partner, has_team))
+              for task in partner.onboarding_tasks.all()]
+    )  # fmt: skip
+
+
+def partners_in_onboarding(queryset):
+    """`queryset` of partners with what `onboarding_progress_of` needs, prefetched in two queries."""
+    tasks = OnboardingTask.objects.select_related("item", "done_by").order_by("item__order", "pk")
+    return queryset.annotate(has_team=team_invited(OuterRef("pk"))).prefetch_related(
+        Prefetch("onboarding_tasks", queryset=tasks)
+    )
+
+
+def onboarding_complete(partner: Partner) -> bool:
+    """Every item of the partner's checklist is done (marked, or by its evidence). False when the
+    partner has no checklist: there is nothing to have completed. The stage logic reuses this."""
+    return onboarding_progress(partner).complete
+
+
+# --- recruit: the application queue ------------------------------------------------------------
+
+
+def application_counts(queryset) -> dict[str, int]:
+    """How many applications of `queryset` are in each status (every status named, zeros included)."""
+    counts = dict.fromkeys(ApplicationStatus.values, 0)
+    for row in queryset.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    return counts

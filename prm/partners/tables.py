@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from prm.core.money import plain_decimal
-from prm.partners.models import Partner, Tier, TierEvaluation
-from prm.partners.selectors import amount_text
+from prm.partners.models import Partner, PartnerApplication, Tier, TierEvaluation
+from prm.partners.selectors import amount_text, onboarding_progress_of
 
 
 class PartnerTable(tables.Table):
@@ -144,3 +144,73 @@ class TierEvaluationTable(tables.Table):
 
     def value_growth(self, record):
         return record.evidence.get("growth_percent") or ""
+
+
+class PartnerApplicationTable(tables.Table):
+    company = tables.Column(linkify=True)
+    website = tables.Column()
+    country = tables.Column()
+    industry = tables.Column()
+    region = tables.Column()
+    expected_customers = tables.Column(
+        verbose_name="Expected customers", attrs={"td": {"class": "number"}, "th": {"class": "number"}}
+    )
+    status = tables.Column()
+    comment_count = tables.Column(verbose_name="Comments")
+    created_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Received")
+    decided_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Decided", default="—")
+
+    class Meta:
+        model = PartnerApplication
+        fields = (
+            "company", "website", "country", "industry", "region", "expected_customers", "status", "comment_count",
+            "created_at", "decided_at",
+        )  # fmt: skip
+        order_by = ("-created_at",)
+        attrs = {"class": "table"}
+
+    def render_status(self, record, value):
+        return format_html('<span class="badge status-{}">{}</span>', record.status, value)
+
+    def value_comment_count(self, value):
+        return value
+
+
+class OnboardingTable(tables.Table):
+    """Partners in the onboard stage and how far their checklist has come (read from the prefetched
+    tasks, no query per row)."""
+
+    name = tables.Column(linkify=True, verbose_name="Partner")
+    tier = tables.Column(accessor="tier__name", order_by="tier__rank", verbose_name="Tier")
+    region = tables.Column()
+    progress = tables.Column(empty_values=(), orderable=False, verbose_name="Checklist")
+    next_item = tables.Column(empty_values=(), orderable=False, verbose_name="Next item")
+    channel_manager = tables.Column(accessor="channel_manager__full_name", verbose_name="Channel manager")
+    created_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Partner since")
+
+    class Meta:
+        model = Partner
+        fields = ("name", "tier", "region", "channel_manager", "created_at")
+        sequence = ("name", "tier", "region", "progress", "next_item", "channel_manager", "created_at")
+        order_by = ("name",)
+        attrs = {"class": "table"}
+
+    def render_progress(self, record):
+        progress = onboarding_progress_of(record)
+        if not progress.total:
+            return format_html('<span class="muted">{}</span>', "no checklist")
+        return format_html(
+            '<progress max="{}" value="{}">{} %</progress> {} of {} ({} %)',
+            progress.total, progress.done, progress.percent, progress.done, progress.total, progress.percent,
+        )  # fmt: skip
+
+    def value_progress(self, record):
+        progress = onboarding_progress_of(record)
+        return f"{progress.done}/{progress.total}"
+
+    def render_next_item(self, record):
+        pending = [row.task.item.title for row in onboarding_progress_of(record).rows if not row.done]
+        return pending[0] if pending else "—"
+
+    def value_next_item(self, record):
+        return self.render_next_item(record)

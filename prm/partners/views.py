@@ -1,8 +1,11 @@
+from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from prm.core.views import (
@@ -15,11 +18,49 @@ from prm.core.views import (
 )
 from prm.customers.models import Customer
 from prm.partners import selectors, services
-from prm.partners.filtersets import PartnerFilterSet, TierEvaluationFilterSet, TierFilterSet
-from prm.partners.forms import PartnerForm, TierDecisionForm, TierForm
-from prm.partners.models import EvaluationStatus, ExchangeRate, Partner, Stage, Tier, TierEvaluation
-from prm.partners.permissions import can_manage_partners, can_see_tier_evaluations
-from prm.partners.tables import PartnerTable, TierEvaluationTable, TierTable
+from prm.partners.filtersets import (
+    OnboardingFilterSet,
+    PartnerApplicationFilterSet,
+    PartnerFilterSet,
+    TierEvaluationFilterSet,
+    TierFilterSet,
+)
+from prm.partners.forms import (
+    ApplicationApproveForm,
+    ApplicationCommentForm,
+    ApplicationRejectForm,
+    OnboardingCompleteForm,
+    PartnerApplicationForm,
+    PartnerForm,
+    TargetMarketForm,
+    TierDecisionForm,
+    TierForm,
+)
+from prm.partners.models import (
+    ApplicationStatus,
+    EvaluationStatus,
+    ExchangeRate,
+    OnboardingTask,
+    Partner,
+    PartnerApplication,
+    Stage,
+    TargetMarket,
+    Tier,
+    TierEvaluation,
+)
+from prm.partners.permissions import (
+    can_complete_onboarding,
+    can_manage_partners,
+    can_review_applications,
+    can_see_tier_evaluations,
+)
+from prm.partners.tables import (
+    OnboardingTable,
+    PartnerApplicationTable,
+    PartnerTable,
+    TierEvaluationTable,
+    TierTable,
+)
 
 
 class PartnerListView(ObjectListView):
@@ -56,6 +97,10 @@ class PartnerDetailView(ObjectDetailView):
         context["resellers"] = Partner.objects.visible_to(user).filter(parent=partner)
         context["can_edit"] = can_manage_partners(user)
         context["lifecycle"] = lifecycle_steps(partner.stage)
+        context["onboarding"] = selectors.onboarding_progress(partner, user)
+        context["can_complete_onboarding"] = can_complete_onboarding(user, partner)
+        context["onboarding_form"] = OnboardingCompleteForm(prefix="onboarding")
+        context["application"] = PartnerApplication.objects.visible_to(user).filter(partner=partner).first()
         return context
 
 
@@ -220,3 +265,205 @@ def _decide(request, pk, service, verb):
             add_errors(form, error)
     report_form_errors(request, form)
     return redirect(evaluation)
+
+
+# --- recruit: the public application form -------------------------------------------------------
+
+# Spam protection of /apply/: at most APPLY_RATE_LIMIT submissions per client IP address in a
+# sliding hour (counted in the cache, so a cache shared by every web process is needed for the
+# limit to hold across them: CACHE_URL=redis://… in production); a honeypot field that people
+# never see. The client IP is allauth's (REMOTE_ADDR, or the address set by the trusted proxies
+# of ALLAUTH_TRUSTED_PROXY_COUNT / ALLAUTH_TRUSTED_CLIENT_IP_HEADER), as for login rate limits.
+APPLY_RATE_LIMIT = 5
+APPLY_RATE_WINDOW = 3600  # seconds
+
+
+def _apply_rate_limited(request) -> bool:
+    """Count this submission; True when it is one too many for the client's address."""
+    key = f"partner-apply:{get_adapter(request).get_client_ip(request)}"
+    cache.add(key, 0, timeout=APPLY_RATE_WINDOW)  # the window starts with the first submission
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=APPLY_RATE_WINDOW)
+        count = 1
+    return count > APPLY_RATE_LIMIT
+
+
+def partner_apply(request):
+    """Public: a company applies to join the program (no account needed)."""
+    form = PartnerApplicationForm(request.POST or None)
+    if request.method == "POST":
+        if _apply_rate_limited(request):
+            form.is_valid()
+            form.add_error(None, "Too many applications were sent from your network in the last hour. "
+                                 "Please try again later.")  # fmt: skip
+            return render(request, "partners/apply.html", {"form": form, "title": "Apply"}, status=429)
+        if form.is_spam:
+            # Thanked like anyone, so a bot learns nothing; nothing is stored or sent.
+            return render(request, "partners/apply_thanks.html", {"title": "Thank you", "application": None})
+        if form.is_valid():
+            fields = {name: value for name, value in form.cleaned_data.items() if name != "fax"}
+            try:
+                application = services.partner_application_submit(**fields)
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                return render(request, "partners/apply_thanks.html", {"title": "Thank you", "application": application})
+    return render(request, "partners/apply.html", {"form": form, "title": "Apply"})
+
+
+# --- recruit: the managers' review ----------------------------------------------------------------
+
+
+class ManagersOnlyMixin:
+    """A page of the vendor's: 403 for everyone signed in who is not a channel manager."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not can_review_applications(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class PartnerApplicationListView(ManagersOnlyMixin, ObjectListView):
+    model = PartnerApplication
+    table_class = PartnerApplicationTable
+    filterset_class = PartnerApplicationFilterSet
+    template_name = "partners/application_list.html"
+    title = "Partner applications"
+
+    def get_queryset(self):
+        # Meta.ordering is dropped by the GROUP BY of the count.
+        return super().get_queryset().annotate(comment_count=Count("comments")).order_by("-created_at", "-pk")
+
+    def get_context_data(self, **kwargs):
+        counts = selectors.application_counts(PartnerApplication.objects.visible_to(self.request.user))
+        return super().get_context_data(
+            status_counts=[(value, label, counts[value]) for value, label in ApplicationStatus.choices], **kwargs
+        )
+
+
+class PartnerApplicationDetailView(ObjectDetailView):
+    """Scoped: a partner's user does not find an application (404, like any row out of scope)."""
+
+    model = PartnerApplication
+    select_related = ("decided_by", "partner")
+    template_name = "partners/application_detail.html"
+    context_object_name = "application"
+
+    def get_context_data(self, **kwargs):
+        application = self.object
+        return super().get_context_data(
+            comments=application.comments.select_related("author"),
+            comment_form=ApplicationCommentForm(prefix="comment"),
+            approve_form=ApplicationApproveForm(prefix="approve"),
+            reject_form=ApplicationRejectForm(prefix="reject"),
+            can_decide=application.status == ApplicationStatus.RECEIVED,
+            **kwargs,
+        )
+
+
+@require_POST
+@login_required
+def application_comment(request, pk):
+    return _application_action(
+        request, pk, ApplicationCommentForm, "comment", services.partner_application_comment, "Comment added."
+    )
+
+
+@require_POST
+@login_required
+def application_approve(request, pk):
+    return _application_action(
+        request, pk, ApplicationApproveForm, "approve", services.partner_application_approve,
+        "Application approved: the partner is created and its admin invited.",
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def application_reject(request, pk):
+    return _application_action(
+        request, pk, ApplicationRejectForm, "reject", services.partner_application_reject,
+        "Application rejected: the applicant is told why by email.",
+    )  # fmt: skip
+
+
+def _application_action(request, pk, form_class, prefix, service, success):
+    # Scoped first: a partner's user does not find the application (404); the service says 403.
+    application = get_object_or_404(PartnerApplication.objects.visible_to(request.user), pk=pk)
+    form = form_class(request.POST, prefix=prefix)
+    if form.is_valid():
+        try:
+            service(actor=request.user, application=application, **form.cleaned_data)
+            messages.success(request, success)
+            return redirect(application)
+        except ValidationError as error:
+            add_errors(form, error)
+    report_form_errors(request, form)
+    return redirect(application)
+
+
+# --- onboard ------------------------------------------------------------------------------------------
+
+
+class OnboardingListView(ManagersOnlyMixin, ObjectListView):
+    """The onboarding pipeline: partners in the onboard stage and how far their checklist has come."""
+
+    model = Partner
+    table_class = OnboardingTable
+    filterset_class = OnboardingFilterSet
+    title = "Onboarding"
+
+    def get_queryset(self):
+        partners = super().get_queryset().filter(stage=Stage.ONBOARD).select_related("tier", "channel_manager")
+        return selectors.partners_in_onboarding(partners).order_by("name")
+
+
+@require_POST
+@login_required
+def onboarding_task_complete(request, pk):
+    task = get_object_or_404(OnboardingTask.objects.visible_to(request.user).select_related("partner"), pk=pk)
+    form = OnboardingCompleteForm(request.POST, prefix="onboarding")
+    if form.is_valid():
+        try:
+            task = services.onboarding_task_complete(actor=request.user, task=task, note=form.cleaned_data["note"])
+            messages.success(request, f"“{task.item.title}” done.")
+        except ValidationError as error:
+            add_errors(form, error)
+    report_form_errors(request, form)
+    return redirect(reverse("partner_detail", args=[task.partner_id]) + "#onboarding")
+
+
+# --- strategize: target markets ------------------------------------------------------------------
+
+
+class TargetMarketCreateView(ObjectCreateView):
+    model = TargetMarket
+    form_class = TargetMarketForm
+
+    def can_create(self):
+        return can_manage_partners(self.request.user)
+
+    def save(self, form):
+        return services.target_market_create(actor=self.request.user, **form.cleaned_data)
+
+
+class TargetMarketEditView(ObjectEditView):
+    model = TargetMarket
+    form_class = TargetMarketForm
+
+    def can_edit(self, obj):
+        return can_manage_partners(self.request.user)
+
+    def save(self, form):
+        return services.target_market_update(actor=self.request.user, market=self.object, **form.cleaned_data)
+
+
+@require_POST
+@login_required
+def target_market_delete(request, pk):
+    market = get_object_or_404(TargetMarket.objects.visible_to(request.user), pk=pk)
+    services.target_market_delete(actor=request.user, market=market)
+    messages.success(request, f"Target market “{market}” removed.")
+    return redirect("coverage")

@@ -23,12 +23,34 @@ from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
 from prm.core.tenancy import tenant_models
 from prm.customers.models import Customer, Subscription, SubscriptionChange
+from prm.deals.models import DealRegistration
+from prm.enablement.models import Certification, Course, Lesson, LessonCompletion, Question, QuizAttempt, Resource
+from prm.enablement.services import (
+    course_create,
+    lesson_create,
+    lesson_mark_read,
+    question_create,
+    quiz_attempt_submit,
+    resource_create,
+)
 from prm.incentives.accrual import accrue_invoice
-from prm.incentives.models import CommissionEntry, CommissionRule, Payout, Statement
+from prm.incentives.models import CommissionEntry, CommissionRule, MdfBudget, MdfRequest, Payout, Statement
 from prm.incentives.rules import commission_rule_create
 from prm.notifications.models import Notification
 from prm.notifications.services import notify
-from prm.partners.models import Partner, PartnerStageChange, PartnerTierChange, Tier, TierEvaluation
+from prm.partners.models import (
+    ApplicationComment,
+    OnboardingItem,
+    OnboardingTask,
+    OnboardingTemplate,
+    Partner,
+    PartnerApplication,
+    PartnerStageChange,
+    PartnerTierChange,
+    TargetMarket,
+    Tier,
+    TierEvaluation,
+)
 from prm.plans.models import Metric, Plan, PlanVersion
 from prm.usage.ingest import events_ingest
 from prm.usage.models import QuarantinedEvent, UsageAmendment, UsageEvent, UsageRollup, UsageUpload
@@ -67,11 +89,43 @@ OBJECT_URLS = {
     "tier_evaluation_detail": (TierEvaluation, "get"),
     "tier_evaluation_confirm": (TierEvaluation, "post"),
     "tier_evaluation_dismiss": (TierEvaluation, "post"),
+    "application_detail": (PartnerApplication, "get"),  # the vendor's: a partner's user does not find it
+    "application_comment": (PartnerApplication, "post"),
+    "application_approve": (PartnerApplication, "post"),
+    "application_reject": (PartnerApplication, "post"),
+    "onboarding_task_complete": (OnboardingTask, "post"),
+    "target_market_edit": (TargetMarket, "get"),
+    "target_market_delete": (TargetMarket, "post"),
     "statement_detail": (Statement, "get"),  # ?export=csv too: the same scoped lookup
     "statement_approve": (Statement, "post"),
     "statement_payout": (Statement, "post"),
+    "deal_detail": (DealRegistration, "get"),
+    "deal_approve": (DealRegistration, "post"),
+    "deal_reject": (DealRegistration, "post"),
+    "deal_lost": (DealRegistration, "post"),
+    "deal_proposal": (DealRegistration, "post"),
+    "deal_won": (DealRegistration, "post"),
+    "mdf_request_detail": (MdfRequest, "get"),
+    "mdf_request_approve": (MdfRequest, "post"),
+    "mdf_request_reject": (MdfRequest, "post"),
+    "mdf_request_claim": (MdfRequest, "post"),
+    "mdf_request_paid": (MdfRequest, "post"),
+    "mdf_request_proof": (MdfRequest, "get"),
+    "mdf_budget_edit": (MdfBudget, "get"),  # the vendor's: a partner's user does not find it
     "commission_rule_detail": (CommissionRule, "get"),  # the program: visible to all signed in
     "commission_rule_revise": (CommissionRule, "get"),  # … revised by managers (403)
+    # Courses and resources are unlocked by tier: above a partner's tier they are not found (404).
+    "course_detail": (Course, "get"),
+    "course_edit": (Course, "get"),
+    "course_quiz_submit": (Course, "post"),
+    "lesson_create": (Course, "get"),
+    "question_create": (Course, "get"),
+    "lesson_edit": (Lesson, "get"),
+    "lesson_mark_read": (Lesson, "post"),
+    "question_edit": (Question, "get"),
+    "quiz_attempt_detail": (QuizAttempt, "get"),
+    "resource_edit": (Resource, "get"),
+    "resource_download": (Resource, "get"),
 }
 # Portal pages that list (or sum up) rows; each must leave other tenants' rows out.
 LIST_URLS = [
@@ -79,20 +133,26 @@ LIST_URLS = [
     "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator", "invoice_list",
     "credit_grant_list", "statement_list", "notification_inbox",
     "tier_list", "tier_evaluation_list",
+    "application_list", "onboarding_list", "coverage",
     "commission_rule_list", "commission_list",
+    "deal_list", "mdf_request_list", "mdf_budget_list",
+    "course_catalogue", "certification_list", "enablement_progress", "resource_list",
 ]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
 CREATE_URLS = [
     "partner_create", "customer_create", "invitation_create", "metric_create", "plan_create", "credit_pack_buy",
     "tier_create",
+    "target_market_create",
     "commission_rule_create",
+    "deal_create", "mdf_request_create", "mdf_budget_create",
+    "course_create", "resource_create",
 ]  # fmt: skip
 # Actions on many rows at once, for channel managers only.
 MANAGER_ACTIONS = ["quarantine_reprocess_all"]
 # Actions on the signed-in person's own rows only (their notifications): nothing of anyone else's.
 OWN_ACTIONS = ["notification_read_all"]
 # Open to anyone (or to exactly the person holding a secret link).
-PUBLIC_URLS = {"healthz", "invitation_accept", "api_schema", "api_docs"}
+PUBLIC_URLS = {"healthz", "invitation_accept", "api_schema", "api_docs", "partner_apply"}
 # Third-party URL sets with their own checks (allauth's sign-in pages, Django's admin).
 FOREIGN_NAMESPACES_OR_PREFIXES = ("account_", "mfa_", "admin:")
 
@@ -103,6 +163,9 @@ API_ROUTES = {
     "user": User,
     "tier": None,  # the program's catalogue: everyone signed in reads it
     "tier-evaluation": TierEvaluation,
+    "application": PartnerApplication,
+    "onboarding-task": OnboardingTask,
+    "target-market": TargetMarket,
     "metric": None,
     "plan": None,
     "quarantine": QuarantinedEvent,
@@ -114,12 +177,17 @@ API_ROUTES = {
     "statement": Statement,
     "payout": Payout,
     "commission-rule": None,  # the program's rules: everyone signed in reads them
+    "course": None,  # the vendor's content, unlocked by tier (tests/enablement checks the tiers)
+    "certification": Certification,
+    "asset": None,
     "commission": CommissionEntry,
+    "deal": DealRegistration,
+    "mdf-request": MdfRequest,
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
-API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes"}
+API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes", "deal-won"}
 # Rows only channel managers see, even when a partner's key caused them.
-VENDOR_ONLY = {QuarantinedEvent}
+VENDOR_ONLY = {QuarantinedEvent, PartnerApplication, ApplicationComment, TargetMarket}
 
 
 def _portal_url_names(resolver=None, namespace=""):
@@ -238,6 +306,66 @@ def _tier_rows_of_b(world):
     return {TierEvaluation: evaluation, PartnerTierChange: change}
 
 
+def _sell_rows_of_b(world):
+    """A deal registered by B's rep and an MDF request of B (made directly: B's tier has no MDF)."""
+    plan, _ = Plan.objects.get_or_create(code="deal-plan", defaults={"name": "Deal plan", "currency": "USD"})
+    deal, _ = DealRegistration.objects.get_or_create(
+        partner=world.partner_b, domain="bravo-prospect.example",
+        defaults={"registered_by": world.rep_b, "company": "Bravo Prospect", "company_key": "bravo prospect",
+                  "plan": plan, "expected_close": "2027-01-31"},
+    )  # fmt: skip
+    request, _ = MdfRequest.objects.get_or_create(
+        partner=world.partner_b, activity="B's webinar",
+        defaults={"requested_by": world.admin_b, "activity_date": "2026-11-20", "period": "2026-Q4", "amount": 100,
+                  "currency": "USD"},
+    )  # fmt: skip
+    return {DealRegistration: deal, MdfRequest: request}
+
+
+def _lifecycle_rows_of_b(world):
+    """The application B came from (with a comment), B's onboarding task, and a target market (the vendor's)."""
+    application, _ = PartnerApplication.objects.get_or_create(
+        partner=world.partner_b,
+        defaults={"company": "Beta Partners", "website": "beta.example.com", "country": "US", "industry": "software",
+                  "region": "north_america", "specialties": "test", "expected_customers": 1, "contact_name": "B",
+                  "contact_email": "admin-b@test.example", "status": "approved"},
+    )  # fmt: skip
+    comment = ApplicationComment.objects.create(application=application, author=world.manager, text="test")
+    template, _ = OnboardingTemplate.objects.get_or_create(tier=world.partner_b.tier, defaults={"name": "test"})
+    item, _ = OnboardingItem.objects.get_or_create(template=template, key="agreement", defaults={"title": "Agree"})
+    task, _ = OnboardingTask.objects.get_or_create(partner=world.partner_b, item=item)
+    market, _ = TargetMarket.objects.get_or_create(
+        industry="retail", region="latam", defaults={"goal_partners": 1, "goal_consumption": 10}
+    )
+    return {PartnerApplication: application, ApplicationComment: comment, OnboardingTask: task, TargetMarket: market}
+
+
+def _enablement_of_b(world):
+    """B's admin read a lesson and passed a quiz (a certification); and, above every partner's tier,
+    a course (with a lesson and a question) and a resource. Made once through the services."""
+    if not Course.objects.filter(code="xt-open").exists():
+        top, _ = Tier.objects.get_or_create(code="xt-top", defaults={"name": "Top", "rank": 20})
+        for code, min_tier in (("xt-open", None), ("xt-top", top)):
+            course = course_create(actor=world.manager, code=code, title=code, min_tier=min_tier, is_published=True)
+            lesson_create(actor=world.manager, course=course, title="Lesson", body_markdown="Text")
+            question_create(actor=world.manager, course=course, text="Q?", options=[("yes", True), ("no", False)])
+        resource_create(
+            actor=world.manager, title="Top kit", kind="campaign_kit", url="https://kit.example/", min_tier=top
+        )
+        course = Course.objects.get(code="xt-open")
+        lesson_mark_read(actor=world.admin_b, lesson=course.lessons.get())
+        question = course.questions.get()
+        answers = {str(question.pk): [question.options.get(is_correct=True).pk]}
+        quiz_attempt_submit(actor=world.admin_b, course=course, answers=answers, email=False)
+    attempt = QuizAttempt.objects.get(person=world.admin_b, course__code="xt-open")
+    top_course = Course.objects.get(code="xt-top")
+    owned = {LessonCompletion: LessonCompletion.objects.get(person=world.admin_b), QuizAttempt: attempt,
+             Certification: attempt.certification}  # fmt: skip
+    above_tier = {Course: top_course, Lesson: top_course.lessons.get(), Question: top_course.questions.get(),
+                  Resource: Resource.objects.get(title="Top kit")}  # fmt: skip
+    return owned, above_tier
+
+
 def _owned_by_b(world):
     """One row of every tenant model that belongs to partner B (or its customer)."""
     invitation, _token = invitation_create(
@@ -253,6 +381,9 @@ def _owned_by_b(world):
         ),
         **_tier_rows_of_b(world),
         **_usage_of_b(world),
+        **_lifecycle_rows_of_b(world),
+        **_sell_rows_of_b(world),
+        **_enablement_of_b(world)[0],
     }
 
 
@@ -277,6 +408,10 @@ def _foreign_objects(world):
     key_b, _ = api_key_create(user=world.admin_b, name="B's key")
     usage_b = _usage_of_b(world)
     evaluation_b = _tier_rows_of_b(world)[TierEvaluation]
+    lifecycle_b = _lifecycle_rows_of_b(world)
+    sell_b = _sell_rows_of_b(world)
+    budget = MdfBudget.objects.create(tier=world.partner_b.tier, period="2026-Q4", amount=1000, currency="USD")
+    enablement_b, above_tier = _enablement_of_b(world)
     cases = []
     for user in (world.admin_a, world.rep_a, world.customer_user_a1):
         cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
@@ -284,11 +419,21 @@ def _foreign_objects(world):
         cases += [(user, usage_b[Invoice]), (user, usage_b[CreditGrant])]
         cases += [(user, evaluation_b)]
         cases += [(user, usage_b[Statement])]
+        cases += [(user, lifecycle_b[PartnerApplication]), (user, lifecycle_b[OnboardingTask])]
+        cases += [(user, lifecycle_b[TargetMarket])]
+        cases += [(user, sell_b[DealRegistration]), (user, sell_b[MdfRequest]), (user, budget)]
+        cases += [(user, enablement_b[QuizAttempt]), *((user, row) for row in above_tier.values())]
     # A rep sees only the customers assigned to them; a customer only itself.
     notification_b = notify(users=[world.admin_b], kind="test", title="For B only", email=False)[0]
     cases += [(user, notification_b) for user in (world.admin_a, world.rep_a, world.customer_user_a1, world.manager)]
     cases += [(world.rep_a, world.customer_a2), (world.customer_user_a1, world.customer_a2)]
     cases += [(world.customer_user_a1, world.partner_a)]
+    # A rep sees only the deals they registered, not their admin's.
+    deal_of_admin_a = DealRegistration.objects.create(
+        partner=world.partner_a, registered_by=world.admin_a, company="Admin A's prospect", company_key="admin a s",
+        domain="admin-a-prospect.example", plan=sell_b[DealRegistration].plan, expected_close="2027-01-31",
+    )  # fmt: skip
+    cases += [(world.rep_a, deal_of_admin_a)]
     return cases
 
 
@@ -388,6 +533,11 @@ def test_create_pages_refuse_roles_without_the_right(world, client):
         # Credit packs: bought by managers, partner admins and customer admins, not reps or viewers.
         statuses["credit_pack_buy"] = 200 if user.is_manager or user.is_partner_admin or user.is_customer_admin else 403
         statuses["commission_rule_create"] = 200 if user.is_manager else 403  # the program is the vendor's
+        statuses["deal_create"] = 200 if user.is_partner_user else 403  # partners register deals, managers decide
+        statuses["mdf_request_create"] = 200 if user.is_partner_admin else 403  # (a page saying when not eligible)
+        statuses["mdf_budget_create"] = 200 if user.is_manager else 403
+        statuses["target_market_create"] = 200 if user.is_manager else 403  # the strategy too
+        statuses["course_create"] = statuses["resource_create"] = 200 if user.is_manager else 403  # enablement
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         for name, status in statuses.items():
             response = client.get(reverse(name))
@@ -456,6 +606,7 @@ def test_anonymous_is_sent_to_sign_in(world, client):
 def test_public_urls_stay_public(client):
     assert client.get(reverse("healthz")).json()["status"] == "ok"
     assert client.get(reverse("account_login")).status_code == 200
+    assert client.get(reverse("partner_apply")).status_code == 200
 
 
 @pytest.mark.django_db
@@ -475,6 +626,9 @@ def test_api_paths_outside_the_router_are_scoped(world, client):
         for name in ("event-void", "event-replace"):
             response = client.post(reverse(name, args=[event_b.pk]), {"reason": "x"}, content_type="application/json")
             assert response.status_code == 404, (user.email, name)
+        won = reverse("deal-won", args=[owned[DealRegistration].pk])
+        response = client.post(won, {"external_id": "cus_x"}, content_type="application/json")
+        assert response.status_code == 404, (user.email, "deal-won")
     event_b.refresh_from_db()
     assert event_b.status == "active"
     # Sending usage: partners yes (their own customers), customers no.

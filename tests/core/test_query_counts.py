@@ -177,3 +177,140 @@ def test_commission_pages_query_counts_are_pinned_and_flat(world, client):
         ledger(factories.CustomerFactory.create_batch(2, reseller=partner, assigned_rep=factories.partner_rep(partner)))
     assert [_queries(client, url) for url in urls] == before
     assert before == [14, 5, 5]
+
+
+@pytest.mark.django_db
+def test_lifecycle_pages_query_counts_are_pinned_and_flat(world, client):
+    """Applications (comment counts annotated), the onboarding pipeline (checklists and the team
+    evidence prefetched) and market coverage: the same queries for 1 row or 11."""
+    from decimal import Decimal
+
+    from prm.partners.models import OnboardingItem, OnboardingTemplate, PartnerApplication, Stage, TargetMarket
+    from prm.partners.services import onboarding_ensure, partner_application_comment
+
+    template = OnboardingTemplate.objects.create(tier=world.partner_a.tier, name="Checklist")
+    for order, key in enumerate(("agreement", "payout", "team"), start=1):
+        OnboardingItem.objects.create(template=template, key=key, title=key, order=order, evidence="team_invited")
+
+    regions = ["apac", "latam", "emea_north", "emea_south", "north_america"]
+
+    def rows(n):
+        for i in range(n):
+            partner = factories.PartnerFactory(tier=world.partner_a.tier, stage=Stage.ONBOARD, region="apac")
+            onboarding_ensure(partner)
+            application = PartnerApplication.objects.create(
+                company=partner.name, website=f"applicant-{partner.pk}.example", country="US", industry="software",
+                region="apac", specialties="x", expected_customers=1, contact_name="X", contact_email="x@x.example",
+            )  # fmt: skip
+            partner_application_comment(actor=world.manager, application=application, text="ok")
+            TargetMarket.objects.get_or_create(
+                industry="software",
+                region=regions[i % 5],
+                defaults={"goal_partners": 1, "goal_consumption": Decimal(1)},
+            )
+
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    rows(1)
+    urls = [
+        reverse("application_list"), reverse("application_list") + "?export=csv",
+        reverse("onboarding_list"), reverse("onboarding_list") + "?export=csv", reverse("coverage"),
+    ]  # fmt: skip
+    before = [_queries(client, url) for url in urls]
+    rows(10)
+    assert [_queries(client, url) for url in urls] == before
+    assert before == [6, 5, 8, 6, 6]
+
+
+@pytest.mark.django_db
+def test_enablement_pages_query_counts_are_pinned_and_flat(world, client, settings, tmp_path):
+    """The catalogue (each course with its counts and the person's progress), certifications, the library
+    and training progress: the same queries for one partner's people and courses or eleven's."""
+    from django.core.cache import cache
+    from django.core.files.base import ContentFile
+
+    from prm.enablement.services import (
+        course_create,
+        lesson_create,
+        question_create,
+        quiz_attempt_submit,
+        resource_create,
+    )
+
+    settings.MEDIA_ROOT = tmp_path
+
+    def enablement(partners, n):
+        course = course_create(actor=world.manager, code=f"course-{n}", title=f"Course {n}", is_published=True)
+        lesson_create(actor=world.manager, course=course, title="Lesson", body_markdown="Text")
+        question = question_create(
+            actor=world.manager, course=course, text="Q?", options=[("yes", True), ("no", False)]
+        )
+        resource_create(
+            actor=world.manager, title=f"Guide {n}", kind="guide", file=ContentFile(b"text", name=f"guide-{n}.txt")
+        )
+        for partner in partners:
+            for person in (factories.partner_admin(partner), factories.partner_rep(partner)):
+                answers = {str(question.pk): [question.options.get(is_correct=True).pk]}
+                quiz_attempt_submit(actor=person, course=course, answers=answers, email=False)
+
+    enablement([world.partner_a], 0)
+    urls = [
+        reverse("course_catalogue"), reverse("certification_list"), reverse("certification_list") + "?export=csv",
+        reverse("resource_list"), reverse("enablement_progress"),
+        reverse("enablement_progress") + f"?partner={world.partner_a.pk}",
+    ]  # fmt: skip
+    users = (world.manager, world.admin_a)
+
+    def counts(user):
+        cache.clear()  # the navigation's unread count is cached per person: the first page pays for it
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        # Progress: every partner and partner A's people for a manager; an admin's own partner and people.
+        return [_queries(client, url) for url in (urls if user.is_manager else urls[:5])]
+
+    before = {user: counts(user) for user in users}
+    for n in range(1, 11):
+        enablement([world.partner_a, factories.PartnerFactory(tier=world.partner_a.tier)], n)
+    for user in users:
+        assert counts(user) == before[user], user.email
+    assert before == {world.manager: [5, 7, 5, 6, 6, 9], world.admin_a: [10, 8, 5, 7, 13]}
+
+
+@pytest.mark.django_db
+def test_sell_pages_query_counts_are_pinned_and_flat(world, client):
+    """The deal pipeline (partner, plan and registrant joined; counts per status in one grouped query), MDF
+    requests (partner joined) and MDF budgets (what each committed, one query for the page)."""
+    from datetime import date
+
+    from prm.deals.models import DealRegistration
+    from prm.incentives.models import MdfBudget, MdfRequest
+    from prm.partners.models import Tier
+    from prm.plans.models import Plan
+
+    plan = Plan.objects.create(code="p", name="P", currency="USD")
+    gold = Tier.objects.create(code="gold", name="Gold", rank=5, mdf_eligible=True)
+
+    def rows(partners):
+        for partner in partners:
+            rep = factories.partner_rep(partner)
+            DealRegistration.objects.create(
+                partner=partner, registered_by=rep, company=f"Prospect {partner.pk}",
+                company_key=f"prospect {partner.pk}", domain=f"prospect-{partner.pk}.example", plan=plan,
+                expected_close=date(2027, 1, 31),
+            )  # fmt: skip
+            budget, _ = MdfBudget.objects.get_or_create(
+                tier=gold, period=f"20{30 + partner.pk % 5}-Q1", defaults={"amount": 1000, "currency": "USD"}
+            )
+            MdfRequest.objects.create(
+                partner=partner, requested_by=rep, activity="Webinar", activity_date=date(2030, 1, 10),
+                period=budget.period, amount=10, currency="USD", status="approved", budget=budget,
+            )  # fmt: skip
+
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    rows([world.partner_a])
+    urls = [
+        reverse("deal_list"), reverse("deal_list") + "?export=csv", reverse("mdf_request_list"),
+        reverse("mdf_request_list") + "?export=csv", reverse("mdf_budget_list"),
+    ]  # fmt: skip
+    before = [_queries(client, url) for url in urls]
+    rows(factories.PartnerFactory.create_batch(10, tier=gold))
+    assert [_queries(client, url) for url in urls] == before
+    assert before == [7, 5, 6, 5, 8]

@@ -127,8 +127,8 @@ def test_evidence_figures_are_exact_across_currencies(world, program):
     assert evidence["growth_percent"] == "18.21"
     # cus_a1, cus_eur and cus_gbp; cus_a2's October invoice was credited whole.
     assert evidence["active_customers"] == 3
-    assert evidence["certified_people"] == 0
-    assert evidence["certified_people_note"] == "certifications arrive with enablement"
+    # Nobody of partner A holds a certification (counted at the period's end, 1 November).
+    assert (evidence["certified_people"], evidence["certified_at"]) == (0, "2026-11-01T00:00:00+00:00")
     assert figures.trailing_revenue == Decimal("4367.09") and figures.growth_percent == Decimal("18.21")
     assert proposed == program["silver"]
 
@@ -150,8 +150,7 @@ def test_evidence_says_which_criteria_each_tier_met(world, program):
         # Missed by one cent.
         ("min_trailing_revenue", False, "4,367.10 USD trailing revenue: 4,367.09 so far"),
         ("min_active_customers", True, "3 active customers: 3"),
-        # Shown, but not evaluated until enablement records certifications: it does not block.
-        ("min_certified_people", None, "2 certified people: not evaluated yet (certifications arrive with enablement)"),
+        ("min_certified_people", False, "2 certified people: 0"),
         ("min_growth_percent", True, "15 % growth: 18.21 %"),
     ]
 

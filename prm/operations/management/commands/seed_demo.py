@@ -23,6 +23,8 @@ class Command(BaseCommand):
         self.stdout.write(summary.plans_line)
         self.stdout.write(summary.invoices.line)
         self.stdout.write(summary.incentives_line)
+        if summary.lifecycle_line:
+            self.stdout.write(summary.lifecycle_line)
         # The logins come last: `make run` shows them just before the server starts.
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for email, who in summary.logins:
