@@ -26,8 +26,9 @@ run: install
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# -rfEs: the summary also lists skipped tests with their reason (the browser tests without Chromium).
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -rfEs $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

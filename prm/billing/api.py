@@ -1,6 +1,5 @@
 """Billing API: invoices (read-only, voidable by managers), credit notes and prepaid credit grants."""
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
@@ -12,7 +11,7 @@ from prm.billing.filtersets import CreditGrantFilterSet, CreditNoteFilterSet, In
 from prm.billing.models import CreditGrant, CreditNote, Invoice, InvoiceLine
 from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from prm.core.money import money_string, plain_decimal
-from prm.core.serializers import ServiceSerializerMixin
+from prm.core.serializers import ServiceSerializerMixin, call_service
 from prm.customers.models import Subscription
 
 IMMUTABLE = (
@@ -88,17 +87,6 @@ class VoidSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-def _service_errors(function, **kwargs):
-    try:
-        return function(**kwargs)
-    except ValidationError as error:
-        raise exceptions.ValidationError(
-            error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-        ) from None
-    except PermissionDenied as error:
-        raise exceptions.PermissionDenied(str(error) or None) from None
-
-
 class InvoiceViewSet(ScopedReadOnlyViewSet):
     """Invoices in your scope: drafts (the open period's live estimate), finalized and void ones.
     Read-only: corrections are credit notes; managers may void a finalized invoice."""
@@ -127,7 +115,7 @@ class InvoiceViewSet(ScopedReadOnlyViewSet):
         invoice = self.get_object()
         data = VoidSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _service_errors(services.invoice_void, actor=request.user, invoice=invoice, **data.validated_data)
+        call_service(services.invoice_void, actor=request.user, invoice=invoice, **data.validated_data)
         return Response(InvoiceDetailSerializer(self.get_queryset().get(pk=invoice.pk)).data)
 
 

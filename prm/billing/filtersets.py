@@ -5,6 +5,7 @@ import django_filters
 from prm.billing.models import CreditGrant, CreditGrantSource, CreditNote, Invoice, InvoiceStatus
 from prm.core.filtersets import visible_choices
 from prm.customers.models import Customer
+from prm.partners.models import Partner
 
 
 class InvoiceFilterSet(django_filters.FilterSet):
@@ -14,10 +15,15 @@ class InvoiceFilterSet(django_filters.FilterSet):
     customer = django_filters.ModelChoiceFilter(queryset=visible_choices(Customer), label="Customer")
     customer_external_id = django_filters.CharFilter(field_name="customer__external_id", label="Customer id")
     number = django_filters.CharFilter(label="Number")
+    # A partner's customers' invoices, or those of every partner in a tier (the dashboards drill down here).
+    reseller = django_filters.ModelChoiceFilter(
+        field_name="customer__reseller", queryset=visible_choices(Partner), label="Partner"
+    )
+    reseller_tier = django_filters.CharFilter(field_name="customer__reseller__tier__code", label="Partner tier (code)")
 
     class Meta:
         model = Invoice
-        fields = ["period", "status", "customer", "customer_external_id", "number"]
+        fields = ["period", "status", "customer", "customer_external_id", "number", "reseller", "reseller_tier"]
 
 
 class CreditNoteFilterSet(django_filters.FilterSet):

@@ -14,7 +14,7 @@ from prm.billing.forms import CreditNoteForm, CreditPackForm, VoidForm
 from prm.billing.models import CreditGrant, Invoice, InvoiceStatus
 from prm.billing.tables import CreditGrantTable, InvoiceTable
 from prm.core.money import money_string, parse_decimal, plain_decimal
-from prm.core.views import ObjectCreateView, ObjectDetailView, ObjectListView, add_errors
+from prm.core.views import ObjectCreateView, ObjectDetailView, ObjectListView, add_errors, report_form_errors
 
 
 class InvoiceListView(ObjectListView):
@@ -84,12 +84,6 @@ class InvoiceDetailView(ObjectDetailView):
         )
 
 
-def _report(request, form) -> None:
-    for field, errors in form.errors.items():
-        label = "" if field == "__all__" else f"{field}: "
-        messages.error(request, f"{label}{' '.join(errors)}")
-
-
 @require_POST
 @login_required
 def invoice_void(request, pk):
@@ -102,7 +96,7 @@ def invoice_void(request, pk):
             return redirect(invoice)
         except ValidationError as error:
             add_errors(form, error)
-    _report(request, form)
+    report_form_errors(request, form)
     return redirect(invoice)
 
 
@@ -118,7 +112,7 @@ def invoice_credit(request, pk):
             return redirect(invoice)
         except ValidationError as error:
             add_errors(form, error)
-    _report(request, form)
+    report_form_errors(request, form)
     return redirect(invoice)
 
 

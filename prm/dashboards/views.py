@@ -1,30 +1,24 @@
+"""The landing page: each role's dashboard (dashboards/customer.py, partner.py, manager.py).
+
+Each module's `context(request)` composes the apps' selectors into figures, tables and plotly
+charts, reading from rollups and ledgers in a number of queries that does not grow with the
+number of customers (pinned by tests/dashboards/).
+"""
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from prm.customers.models import Customer
-from prm.dashboards import selectors
-from prm.partners.models import Partner
+from prm.dashboards import customer, manager, partner
 
 
 @login_required
 def home(request):
-    """Each role lands here and sees its own figures (the full dashboards come later)."""
     user = request.user
-    context = {"counts": selectors.home_counts(user), "customers_by_use_case": selectors.customers_by_use_case(user)}
+    # A dashboard's tables export as CSV (?export=csv): the export answers instead of the page.
     if user.is_manager:
-        context["partners_by_stage"] = selectors.partners_by_stage(user)
-        context["partners_by_tier"] = selectors.partners_by_tier(user)
-        context["recent_partners"] = Partner.objects.visible_to(user).select_related("tier").order_by("-created_at")[:6]
-        template = "dashboards/home_manager.html"
-    elif user.is_partner_user:
-        context["partner"] = user.partner
-        context["recent_customers"] = (
-            Customer.objects.visible_to(user).select_related("assigned_rep").order_by("-created_at")[:8]
-        )
-        template = "dashboards/home_partner.html"
-    elif user.is_customer_user:
-        context["customer"] = Customer.objects.visible_to(user).select_related("reseller").first()
-        template = "dashboards/home_customer.html"
-    else:
-        template = "dashboards/home_none.html"
-    return render(request, template, context)
+        return manager.export(request) or render(request, "dashboards/home_manager.html", manager.context(request))
+    if user.is_partner_user:
+        return partner.export(request) or render(request, "dashboards/home_partner.html", partner.context(request))
+    if user.is_customer_user:
+        return render(request, "dashboards/home_customer.html", customer.context(request))
+    return render(request, "dashboards/home_none.html", {})

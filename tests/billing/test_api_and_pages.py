@@ -170,7 +170,7 @@ def test_managers_void_and_credit_from_the_page(world, client, invoices):
     response = client.post(credit, {"credit-amount": "1.00", "credit-reason": "goodwill"}, follow=True)
     assert "Credit note CN-" in response.content.decode()
     response = client.post(credit, {"credit-amount": "500", "credit-reason": "too much"}, follow=True)
-    assert "amount: amount 500.00 USD is more than remains creditable" in response.content.decode()
+    assert "Amount: amount 500.00 USD is more than remains creditable" in response.content.decode()
     assert CreditNote.objects.count() == 1
     # A partner may look but not act: 403 on its own customer's invoice.
     _login(client, world.admin_a)
