@@ -287,6 +287,15 @@ def test_drill_downs_list_the_rows_behind_each_figure(world, client, program):
 
 
 @pytest.mark.django_db
+def test_the_home_page_answers_the_csv_export(world, client, program):
+    client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get(reverse("home"), {"export": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row[0] for row in rows] == ["Partner", "Alpha Partners", "Beta Partners"]
+
+
+@pytest.mark.django_db
 def test_growth_table_sorts_paginates_and_exports_csv(world, program):
     context = manager.context(_request(world.manager, **{"growth-sort": "growth"}))
     assert [row.record["name"] for row in context["growth_table"].rows] == ["Beta Partners", "Alpha Partners"]
@@ -343,3 +352,11 @@ def test_queries_are_pinned_and_flat_as_the_program_grows(world, client, program
     figures = figures_of.program_figures(world.manager, figures_of.reporting_window())
     assert figures.revenue_in(OCTOBER) == Decimal("1874.50") + 40 * 25
     assert (before, after) == (EXPECTED_QUERIES, EXPECTED_QUERIES)
+
+    # The growth table pages through its 22 partners ten at a time; the 20 new ones (nothing in
+    # September to grow from) sort above every percentage.
+    table = manager.context(_request(world.manager, **{"growth-page": "3"}))["growth_table"]
+    assert (table.paginator.count, len(table.page.object_list)) == (22, 2)
+    table = manager.context(_request(world.manager, **{"growth-sort": "-growth"}))["growth_table"]
+    assert [row.record["growth"] for row in table.page.object_list][:2] == [None, None]
+    assert "new" in table.rows[0].get_cell("growth")
