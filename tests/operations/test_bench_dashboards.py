@@ -2,14 +2,7 @@
 bare page, in a scratch database (tiny numbers; no assertion on speed, only that the figures are real
 and the pages were the dashboards, rendered from the data)."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -20,6 +13,7 @@ from prm.incentives.models import CommissionEntry
 from prm.operations.bench import SECTIONS, dashboards
 from prm.operations.bench.dashboards import DashboardSizes, measure
 from prm.partners.models import ExchangeRate
+from tests.operations.bench_support import run_section
 
 TINY = DashboardSizes(partners=3, customers=8, dataset_events=800, requests=3, warmup=1)
 BENCHES = [f"dashboard_{name}_p{p}" for name in ("manager", "partner", "customer") for p in (50, 95)]
@@ -83,50 +77,8 @@ def test_percentiles_of_each_page_come_from_the_measured_rounds_only():
     assert len(calls) == 4 * (4 + 2)
 
 
-RUN_SECTION = """
-import json
-import django
-
-django.setup()
-from prm.operations.bench import SECTIONS
-from prm.operations.bench.common import Context
-
-messages = []
-context = Context(log=messages.append)
-context.partners, context.customers, context.dataset_events = 2, 6, 600
-lines = [line.as_dict() for line in SECTIONS["dashboards"](context)]
-print(json.dumps({"lines": lines, "log": messages}))
-"""
-
-
 @pytest.mark.django_db
 def test_the_section_runs_in_a_scratch_database_that_it_drops(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    configured = tmp_path / "configured.sqlite3"
-    if not env.get("DATABASE_URL"):
-        env["SQLITE_PATH"] = str(configured)
-
-    done = subprocess.run(  # noqa: S603  our own interpreter and script
-        [sys.executable, "-c", RUN_SECTION],
-        cwd=Path(settings.BASE_DIR),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_section("dashboards", tmp_path, timeout=600)
     assert [line["bench"] for line in result["lines"]] == BENCHES
     assert all(line["value"] > 0 and line["baseline"] > 0 and line["ratio"] > 0 for line in result["lines"])
-    (created,) = [message for message in result["log"] if message.endswith("(the configured database is left alone)")]
-    name = created.split()[4]
-    assert any(message.endswith(f"scratch database {name} dropped") for message in result["log"])
-    if env.get("DATABASE_URL"):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM pg_database WHERE datname = %s", [name])
-            assert cursor.fetchone()[0] == 0
-    else:
-        assert not Path(name).exists()
-        assert not configured.exists(), "the configured database was never even opened"

@@ -2,14 +2,7 @@
 usage, measured in a scratch database that is dropped afterwards (small numbers; no assertion on
 speed, only that the figures are real and the work was done)."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -18,6 +11,7 @@ from prm.core.periods import BillingPeriod
 from prm.operations.bench import SECTIONS, BenchError, rating
 from prm.operations.bench.rating import RatingSizes, measure
 from prm.operations.period_close import active_subscriptions
+from tests.operations.bench_support import run_section
 
 TINY = RatingSizes(partners=2, customers=6, dataset_events=600)
 UNITS = {"rating_customers": "customers/s", "rating_invoice_lines": "invoice lines/s"}
@@ -64,52 +58,9 @@ def test_the_scratch_database_cannot_be_switched_to_inside_a_transaction():
         pass
 
 
-RUN_SECTION = """
-import json
-import django
-
-django.setup()
-from prm.operations.bench import SECTIONS
-from prm.operations.bench.common import Context
-
-messages = []
-context = Context(log=messages.append)
-context.partners, context.customers, context.dataset_events = 2, 6, 600
-lines = [line.as_dict() for line in SECTIONS["rating"](context)]
-print(json.dumps({"lines": lines, "log": messages}))
-"""
-
-
 @pytest.mark.django_db
 def test_the_section_runs_in_a_scratch_database_that_it_drops(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    configured = tmp_path / "configured.sqlite3"
-    if not env.get("DATABASE_URL"):
-        env["SQLITE_PATH"] = str(configured)
-
-    done = subprocess.run(  # noqa: S603  our own interpreter and script
-        [sys.executable, "-c", RUN_SECTION],
-        cwd=Path(settings.BASE_DIR),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_section("rating", tmp_path, timeout=300)
     assert {line["bench"] for line in result["lines"]} == set(UNITS)
     assert all(line["value"] > 0 and line["baseline"] > 0 for line in result["lines"])
-    (created,) = [message for message in result["log"] if message.endswith("(the configured database is left alone)")]
-    name = created.split()[4]
-    assert f"bench rating: scratch database {name} dropped" in result["log"]
-    assert name.rsplit("/", 1)[-1].startswith("prm_bench_")
-    if env.get("DATABASE_URL"):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM pg_database WHERE datname = %s", [name])
-            assert cursor.fetchone()[0] == 0
-    else:
-        assert Path(name).parent == tmp_path
-        assert not Path(name).exists()
-        assert not configured.exists(), "the configured database was never even opened"
+    assert result["scratch"].rsplit("/", 1)[-1].startswith("prm_bench_")
