@@ -3,13 +3,17 @@
 import django_filters
 
 from prm.billing.models import CreditGrant, CreditGrantSource, CreditNote, Invoice, InvoiceStatus
-from prm.core.filtersets import visible_choices
+from prm.core.filtersets import period_bound, visible_choices
+from prm.core.money import CURRENCY_CHOICES
 from prm.customers.models import Customer
 from prm.partners.models import Partner
 
 
 class InvoiceFilterSet(django_filters.FilterSet):
     period = django_filters.CharFilter(help_text="YYYY-MM")
+    period_from = period_bound("gte")
+    period_to = period_bound("lte")
+    currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES)
     status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices)
     # Scoped choices: a partner never sees another partner's customers listed here.
     customer = django_filters.ModelChoiceFilter(queryset=visible_choices(Customer), label="Customer")
@@ -23,7 +27,10 @@ class InvoiceFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Invoice
-        fields = ["period", "status", "customer", "customer_external_id", "number", "reseller", "reseller_tier"]
+        fields = [
+            "period", "period_from", "period_to", "currency", "status", "customer", "customer_external_id", "number",
+            "reseller", "reseller_tier",
+        ]  # fmt: skip
 
 
 class CreditNoteFilterSet(django_filters.FilterSet):

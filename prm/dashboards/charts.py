@@ -8,7 +8,6 @@ Drill-down: put the URL of the list behind each point in the trace's `customdata
 per point, `drill_urls(...)`); static/js/charts.js follows it on click, and the table links it.
 """
 
-import json
 from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
@@ -45,9 +44,13 @@ class Chart:
         return f"{self.id}-data"
 
 
-def chart(fig: go.Figure, *, chart_id: str, title: str, value_format=str, columns=None) -> Chart:
-    """A figure ready for the template (see the module docstring)."""
-    fig.update_layout(**LAYOUT)
+def chart(fig: go.Figure, *, chart_id: str, title: str, value_format=str, columns=None, layout=None) -> Chart:
+    """A figure ready for the template (see the module docstring).
+
+    `layout` adjusts the portal's look for this chart (axis titles, bar mode …). It is merged into
+    the payload as plain JSON: plotly's own `update_layout` and `to_json` validate and serialise
+    every key again, which cost more than building the figure (about 7 ms of a 10 ms chart).
+    """
     rows = []
     for trace in fig.data:
         name = trace.name or title
@@ -59,12 +62,25 @@ def chart(fig: go.Figure, *, chart_id: str, title: str, value_format=str, column
             if isinstance(url, (list, tuple)):
                 url = url[0] if url else ""
             rows.append((name, str(x), value_format(y), url or ""))
-    figure = json.loads(fig.to_json())
-    payload = {"data": figure["data"], "layout": figure["layout"], "config": CONFIG}
+    figure = fig.to_plotly_json()
+    payload = {"data": figure["data"], "layout": merged(figure["layout"], LAYOUT, layout or {}), "config": CONFIG}
     return Chart(
         id=chart_id, title=title, payload=payload, rows=rows, empty=not rows,
         columns=columns or ("Series", "Point", "Value"),
     )  # fmt: skip
+
+
+def merged(*layouts: dict) -> dict:
+    """Later layouts win, key by key, into nested dicts (`{"yaxis": {"title": …}}` keeps the grid colour)."""
+    result: dict = {}
+    for layout in layouts:
+        for key, value in layout.items():
+            if isinstance(value, dict):
+                # A copy, never the constant itself: a caller adjusting its payload leaves LAYOUT alone.
+                result[key] = merged(result[key], value) if isinstance(result.get(key), dict) else merged(value)
+            else:
+                result[key] = value
+    return result
 
 
 def _values(trace, name):
@@ -78,4 +94,5 @@ def drill_urls(base: str, params: list[dict]) -> list[str]:
     """One URL per point: `base` with each point's query string (the filtered list behind it)."""
     from urllib.parse import urlencode
 
-    return [f"{base}?{urlencode({k: v for k, v in each.items() if v not in (None, '')})}" for each in params]
+    queries = (urlencode({k: v for k, v in each.items() if v not in (None, "")}) for each in params)
+    return [f"{base}?{query}" if query else base for query in queries]

@@ -146,9 +146,9 @@ def usage_chart(customer: Customer, usage: selectors.MetricUsage, usage_range: s
         trace = go.Bar(x=labels, y=values, text=texts, customdata=urls, name=metric.name, hovertemplate=hover)
         trace.update(textposition="none")
     fig = go.Figure(trace)
-    fig.update_layout(showlegend=False, yaxis_title=metric.unit, bargap=0.15)
     return chart(
         fig,
+        layout={"showlegend": False, "yaxis": {"title": {"text": metric.unit}}, "bargap": 0.15},
         chart_id=f"usage-{metric.code}",
         title=f"{metric.name} per {BUCKET_NOUN[granularity]}{LEVEL_NOTE.get(metric.aggregation, '')}",
         value_format=lambda y: f"{format_number(_decimal(y))} {metric.unit}",
@@ -190,9 +190,9 @@ def burn_down_chart(draft: Invoice, days, commitment, projection, period: Billin
             hovertemplate="%{text}<extra>Commitment</extra>",
         )
     )  # fmt: skip
-    fig.update_layout(yaxis_title=currency, xaxis={"range": [first, f"{last_day:%Y-%m-%d}"]})
     return chart(
         fig,
+        layout={"yaxis": {"title": {"text": currency}}, "xaxis": {"range": [first, f"{last_day:%Y-%m-%d}"]}},
         chart_id=f"burn-down-{draft.subscription_id}",
         title=f"Spend against the commitment, {period.start:%B %Y}",
         value_format=lambda y: f"{format_money(_decimal(y), currency)} {currency}",

@@ -233,8 +233,10 @@ def _funnel_chart(stages, currency: str, links: Links):
             hovertemplate="<b>%{y}</b>: %{x} partners<br>%{text}<extra></extra>",
         )
     )
-    result = chart(fig, chart_id="manager-funnel", title="Partners by lifecycle stage (12 months)")
-    _layout(result, yaxis={"automargin": True})
+    result = chart(
+        fig, chart_id="manager-funnel", title="Partners by lifecycle stage (12 months)",
+        layout={"yaxis": {"automargin": True}},
+    )  # fmt: skip
     # The accessible table: one row per stage with its figures (a funnel's axes are the other way round).
     result.columns = ("Stage", "Partners", f"Revenue · commission ({currency})")
     result.rows = [(stage.label, format_number(stage.partners), detail, url)
@@ -244,17 +246,6 @@ def _funnel_chart(stages, currency: str, links: Links):
 
 
 # --- over time -------------------------------------------------------------------------------------
-
-
-def _layout(result, **changes) -> None:
-    """Adjust a chart's layout after chart() applied the portal's: on the JSON payload, one level deep
-    (plotly's own update_layout validates every key again, which costs more than the whole figure)."""
-    layout = result.payload["layout"]
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(layout.get(key), dict):
-            layout[key] = {**layout[key], **value}
-        else:
-            layout[key] = value
 
 
 def _money_format(currency: str):
@@ -281,8 +272,8 @@ def _tier_revenue_chart(program, labels: list[str], links: Links):
     result = chart(
         fig, chart_id="manager-revenue-by-tier", title=f"Consumption revenue by tier ({currency})",
         value_format=_money_format(currency), columns=("Tier", "Month", f"Revenue ({currency})"),
+        layout={"barmode": "stack", "yaxis": {"title": {"text": currency}}},
     )  # fmt: skip
-    _layout(result, barmode="stack", yaxis={"title": {"text": currency}})
     result.empty = program.trailing_revenue == 0
     return result
 
@@ -304,11 +295,10 @@ def _top_partners_chart(program, labels: list[str], links: Links):
     result = chart(
         fig, chart_id="manager-top-partners", title=f"Top {TOP_PARTNERS} partners by revenue ({currency})",
         value_format=_money_format(currency), columns=("Partner", "Month", f"Revenue ({currency})"),
+        # Ten names read better beside the lines than in rows under the months.
+        layout={"yaxis": {"title": {"text": currency}},
+                "legend": {"orientation": "v", "x": 1.02, "y": 1, "xanchor": "left"}},
     )  # fmt: skip
-    # Ten names read better beside the lines than in rows under the months.
-    _layout(
-        result, yaxis={"title": {"text": currency}}, legend={"orientation": "v", "x": 1.02, "y": 1, "xanchor": "left"}
-    )
     return result
 
 
@@ -349,8 +339,8 @@ def _tier_distribution_chart(program, links: Links):
     result = chart(
         fig, chart_id="manager-tier-distribution", title="Partners by tier",
         value_format=format_number, columns=("", "Tier", "Partners"),
+        # A donut needs neither the axes' margins nor a legend (its labels are on it).
+        layout={"showlegend": False, "height": 280, "margin": {"l": 16, "r": 16, "t": 16, "b": 16}},
     )  # fmt: skip
-    # A donut needs neither the axes' margins nor a legend (its labels are on it).
-    _layout(result, showlegend=False, height=280, margin={"l": 16, "r": 16, "t": 16, "b": 16})
     result.empty = not program.partners
     return result

@@ -141,16 +141,22 @@ def _month_label(window, period) -> str:
     return label if window.is_final(period) else f"{label} (so far)" if period == window.open else f"{label} (draft)"
 
 
-def _invoices_url(window, *, period=None, customer=None, status=None) -> str:
-    """The invoice list behind a figure: a closed period's are finalized, an open one's drafts (or early finals)."""
+def _invoices_url(window, *, period=None, customer=None, status=None, trailing=False) -> str:
+    """The invoice list behind a figure: a closed period's are finalized, an open one's drafts (or early
+    finals); `trailing`: the window's twelve closed months."""
     if status is None and period is not None and window.is_final(period):
         status = "finalized"
-    query = {"period": period and str(period), "customer": customer, "status": status}
+    query = {"period": period and str(period), "customer": customer, "status": status, **_months(window, trailing)}
     return drill_urls(reverse("invoice_list"), [query])[0]
 
 
-def _commissions_url(*, period=None, currency=None) -> str:
-    return drill_urls(reverse("commission_list"), [{"period": period and str(period), "currency": currency}])[0]
+def _commissions_url(window=None, *, period=None, currency=None, trailing=False) -> str:
+    query = {"period": period and str(period), "currency": currency, **_months(window, trailing)}
+    return drill_urls(reverse("commission_list"), [query])[0]
+
+
+def _months(window, trailing: bool) -> dict:
+    return {"period_from": str(window.trailing[0]), "period_to": str(window.end)} if trailing else {}
 
 
 # --- KPIs ------------------------------------------------------------------------------------------
@@ -225,7 +231,7 @@ def _kpis(user, window, revenue, commissions, statements, forecast) -> list[Kpi]
         ),
         Kpi(
             label="Revenue, 12 months",
-            url=_invoices_url(window, status="finalized"),
+            url=_invoices_url(window, status="finalized", trailing=True),
             values=_amounts(revenue.trailing(), currencies),
             note=f"finalized, net of credit notes, {first_text} – {end_text}",
         ),
@@ -237,7 +243,7 @@ def _kpis(user, window, revenue, commissions, statements, forecast) -> list[Kpi]
         ),
         Kpi(
             label="Commissions, 12 months",
-            url=_commissions_url(),
+            url=_commissions_url(window, trailing=True),
             values=_amounts(earned_trailing, currencies),
             note=f"{first_text} – {end_text}",
         ),
@@ -255,7 +261,7 @@ def _kpis(user, window, revenue, commissions, statements, forecast) -> list[Kpi]
         kpis.append(
             Kpi(
                 label="Paid out, 12 months",
-                url=drill_urls(reverse("statement_list"), [{"status": "paid"}])[0],
+                url=drill_urls(reverse("statement_list"), [{"status": "paid", **_months(window, True)}])[0],
                 values=_amounts(paid, currencies),
                 note=note or f"statements of {first_text} – {end_text}",
             )
@@ -327,10 +333,10 @@ def _consumption_chart(window, revenue, currency: str, labels: list[str], by_met
         title = f"Customers' consumption by metric ({currency})"
         columns = ("Metric", "Month", f"Revenue ({currency})")
     # "relative": credits applied and credit notes (negative) stack below zero, the rest above.
-    fig.update_layout(barmode="relative", yaxis={"title": {"text": currency}})
     result = chart(
         fig, chart_id=f"partner-consumption-{currency.lower()}", title=title,
         value_format=_money_format(currency), columns=columns,
+        layout={"barmode": "relative", "yaxis": {"title": {"text": currency}}},
     )  # fmt: skip
     result.empty = not fig.data
     return result
@@ -364,7 +370,7 @@ def _growth_table(user, window, growth) -> CustomerGrowthTable:
                 "growth": row.growth_percent,
                 "growth_key": NEW_GROWTH if row.growth_percent is None else row.growth_percent,
                 "trailing": row.trailing,
-                "trailing_url": _invoices_url(window, customer=customer.customer_id, status="finalized"),
+                "trailing_url": _invoices_url(window, customer=customer.customer_id, status="finalized", trailing=True),
             }
         )
     return CustomerGrowthTable(
@@ -408,12 +414,12 @@ def _commission_charts(window, commissions) -> list:
                 hovertemplate=_hover(currency),
             )
         )
-        fig.update_layout(showlegend=False, yaxis={"title": {"text": currency}})
         charts.append(
             chart(
                 fig, chart_id=f"partner-commissions-{currency.lower()}",
                 title=f"Commissions earned per month ({currency})", value_format=_money_format(currency),
                 columns=("", "Month", f"Commission ({currency})"),
+                layout={"showlegend": False, "yaxis": {"title": {"text": currency}}},
             )
         )  # fmt: skip
     return charts

@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q
 
-from prm.core.filtersets import visible_choices, yes_no_filter
+from prm.core.filtersets import period_bound, visible_choices, yes_no_filter
 from prm.core.money import CURRENCY_CHOICES
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Customer
@@ -31,6 +31,8 @@ class CommissionRuleFilterSet(django_filters.FilterSet):
 
 class CommissionEntryFilterSet(django_filters.FilterSet):
     period = django_filters.CharFilter(label="Period (YYYY-MM)")
+    period_from = period_bound("gte")
+    period_to = period_bound("lte")
     # Scoped choices: a partner never sees another partner's (or customer's) name listed here.
     partner = django_filters.ModelChoiceFilter(queryset=visible_choices(Partner), label="Partner")
     customer = django_filters.ModelChoiceFilter(queryset=visible_choices(Customer), label="Customer")
@@ -42,4 +44,7 @@ class CommissionEntryFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = CommissionEntry
-        fields = ["period", "partner", "customer", "rule", "rule_code", "statement", "invoice", "currency"]
+        fields = [
+            "period", "period_from", "period_to", "partner", "customer", "rule", "rule_code", "statement", "invoice",
+            "currency",
+        ]  # fmt: skip

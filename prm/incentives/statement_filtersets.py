@@ -2,7 +2,7 @@
 
 import django_filters
 
-from prm.core.filtersets import visible_choices
+from prm.core.filtersets import period_bound, visible_choices
 from prm.core.money import CURRENCY_CHOICES
 from prm.incentives.models import Payout, Statement, StatementStatus
 from prm.partners.models import Partner
@@ -10,6 +10,8 @@ from prm.partners.models import Partner
 
 class StatementFilterSet(django_filters.FilterSet):
     period = django_filters.CharFilter(help_text="YYYY-MM", label="Period (YYYY-MM)")
+    period_from = period_bound("gte")
+    period_to = period_bound("lte")
     status = django_filters.ChoiceFilter(choices=StatementStatus.choices)
     # Scoped choices: a partner admin sees only its own partner listed here.
     partner = django_filters.ModelChoiceFilter(queryset=visible_choices(Partner), label="Partner")
@@ -17,7 +19,7 @@ class StatementFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Statement
-        fields = ["period", "status", "partner", "currency"]
+        fields = ["period", "period_from", "period_to", "status", "partner", "currency"]
 
 
 class PayoutFilterSet(django_filters.FilterSet):

@@ -14,16 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from prm.accounts.models import User
 from prm.billing.credits import credit_grant_create
 from prm.billing.models import Invoice
 from prm.billing.services import invoice_refresh_draft
 from prm.core.periods import BillingPeriod
 from prm.dashboards import customer_selectors as selectors
-from prm.notifications.services import unread_count
 from prm.operations.period_close import period_close
 from tests import factories
-from tests.billing.conftest import OCTOBER, at, catalogue, make_plan, send, subscribe  # noqa: F401
+from tests.billing.conftest import OCTOBER, at
+from tests.dashboards.conftest import warm_unread_counts
 
 NOW = datetime(2026, 10, 11, tzinfo=UTC)
 SEPTEMBER = BillingPeriod(2026, 9)
@@ -46,7 +45,7 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def dataset(world, clock, make_plan, subscribe, send):  # noqa: F811
+def dataset(world, clock, make_plan, subscribe, send):
     metered = make_plan("metered", METERED)
     a1 = subscribe(metered, started_at="2026-09-01T00:00:00Z", commitment=Decimal("300"))
     # September: 11,000 calls → (11,000 − 1,000) × 0.01 = 100.00 + 50.00 flat = 150.00, trued up to 300.00.
@@ -147,7 +146,7 @@ def test_no_projection_before_a_day_has_passed(world, dataset, monkeypatch):
     assert selectors.project(draft) is not None
 
 
-def test_a_subscription_started_mid_month_is_projected_over_its_own_days(world, clock, make_plan, subscribe, send):  # noqa: F811
+def test_a_subscription_started_mid_month_is_projected_over_its_own_days(world, clock, make_plan, subscribe, send):
     subscription = subscribe(make_plan("units", UNITS), customer=world.customer_b1, started_at="2026-10-06T00:00:00Z")
     send(("cus_b1", "units", at(8), {"n": 500}))
     draft = invoice_refresh_draft(subscription=subscription, period=OCTOBER)
@@ -319,13 +318,8 @@ def test_the_page_draws_its_charts_with_our_own_plotly(world, dataset, client):
 # --- query count ----------------------------------------------------------------------------------
 
 
-def _bell_counted():
-    for user in User.objects.all():
-        unread_count(user)
-
-
 def _queries(client, user) -> int:
-    _bell_counted()
+    warm_unread_counts()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     with CaptureQueriesContext(connection) as captured:
         response = client.get(reverse("home"))
@@ -333,7 +327,7 @@ def _queries(client, user) -> int:
     return len(captured)
 
 
-def test_queries_are_pinned_whatever_the_number_of_customers(world, dataset, client, subscribe, send):  # noqa: F811
+def test_queries_are_pinned_whatever_the_number_of_customers(world, dataset, client, subscribe, send):
     before = _queries(client, world.customer_user_a1)
     # Session, user, membership; the customer; subscriptions + their changes; metrics; usage by
     # day: 2 metrics; drafts + lines; cumulative spend by hour: 2 metrics; grants (no balances to

@@ -28,7 +28,6 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from prm.accounts.models import User
 from prm.billing.models import Invoice
 from prm.billing.services import credit_note_create
 from prm.core.periods import BillingPeriod
@@ -39,19 +38,19 @@ from prm.deals.models import DealRegistration
 from prm.enablement.services import course_create, lesson_create, lesson_mark_read, question_create, quiz_attempt_submit
 from prm.incentives.models import MdfBudget, MdfRequest
 from prm.incentives.rules import commission_rule_create
-from prm.notifications.services import unread_count
 from prm.operations.period_close import period_close
 from prm.partners.models import ExchangeRate, OnboardingItem, OnboardingTemplate, Partner, PartnerApplication, Tier
 from prm.partners.services import onboarding_ensure, onboarding_task_complete
 from prm.plans.services import plan_create
 from tests import factories
-from tests.billing.conftest import OCTOBER, Catalogue, catalogue, make_plan, send, subscribe  # noqa: F401
+from tests.billing.conftest import OCTOBER
+from tests.dashboards.conftest import warm_unread_counts
 
 SEPTEMBER = BillingPeriod(2026, 9)
 API = [{"model": "per_unit", "metric": "api_calls", "unit_amount": "0.5"}]
 
 
-def _program(world, make_plan, subscribe, send):  # noqa: F811 (the fixtures imported above)
+def _program(world, make_plan, subscribe, send):
     """The program of the module's docstring; returns Gamma, the onboarding partner."""
     registered = world.partner_a.tier
     silver = Tier.objects.create(code="silver", name="Silver", rank=2, min_trailing_revenue=Decimal(1000))
@@ -124,7 +123,7 @@ def _program(world, make_plan, subscribe, send):  # noqa: F811 (the fixtures imp
 
 
 @pytest.fixture
-def program(world, make_plan, subscribe, send):  # noqa: F811
+def program(world, make_plan, subscribe, send):
     return _program(world, make_plan, subscribe, send)
 
 
@@ -317,7 +316,7 @@ def test_growth_table_sorts_paginates_and_exports_csv(world, program):
 
 
 def _queries(client, user) -> int:
-    unread_count(user)  # the navigation's unread count is cached per person: warmed, not counted
+    warm_unread_counts()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(reverse("home"))
     assert response.status_code == 200
@@ -330,9 +329,7 @@ EXPECTED_QUERIES = 21
 
 
 @pytest.mark.django_db
-def test_queries_are_pinned_and_flat_as_the_program_grows(world, client, program, subscribe):  # noqa: F811
-    for user in User.objects.all():
-        unread_count(user)
+def test_queries_are_pinned_and_flat_as_the_program_grows(world, client, program, subscribe):
     client.force_login(world.manager, backend="django.contrib.auth.backends.ModelBackend")
     before = _queries(client, world.manager)
 

@@ -26,7 +26,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from prm.accounts.models import User
 from prm.billing.models import Invoice, InvoiceStatus
 from prm.billing.services import credit_note_create, invoice_draft_ensure, invoice_finalize, invoice_refresh_draft
 from prm.core.periods import BillingPeriod
@@ -36,12 +35,11 @@ from prm.incentives.accrual import commissions_sync
 from prm.incentives.models import CommissionEntry, Statement
 from prm.incentives.rules import commission_rule_create
 from prm.incentives.statements import payout_record, statement_approve
-from prm.notifications.services import unread_count
 from prm.operations.period_close import period_close
 from prm.partners.models import Tier
 from prm.plans.services import plan_create
 from tests import factories
-from tests.billing.conftest import catalogue, make_plan, send, subscribe  # noqa: F401
+from tests.dashboards.conftest import warm_unread_counts
 
 P0 = BillingPeriod.containing(timezone.now())
 M1 = P0.previous()
@@ -63,7 +61,7 @@ def _so_far(period: BillingPeriod) -> str:
 
 
 @pytest.fixture
-def book(world, catalogue, make_plan, subscribe, send):  # noqa: F811 (the fixtures imported above)
+def book(world, catalogue, make_plan, subscribe, send):
     manager = world.manager
     commission_rule_create(
         actor=manager, code="share", kind="revenue_share", name="Revenue share", rate="10",
@@ -156,12 +154,6 @@ def _csv(user, **query) -> list[list[str]]:
     return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
-def _bell_counted():
-    """The navigation's unread count is cached per person: counted first, so a pin is the page's own."""
-    for user in User.objects.all():
-        unread_count(user)
-
-
 def _queries(client, url) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
@@ -196,7 +188,22 @@ def test_partner_admin_sees_the_whole_partner_per_currency(world, book, client):
     assert urls[f"Revenue {_label(M1)}"] == f"/invoices/?period={M1}&status=finalized"
     assert urls[f"Consumption {_label(P0)} so far"] == f"/invoices/?period={P0}&status=draft"
     assert urls[f"Commissions {_label(M1)}"] == f"/incentives/commissions/?period={M1}"
-    assert urls["Paid out, 12 months"] == "/incentives/statements/?status=paid"
+    first = M1
+    for _month in range(11):
+        first = first.previous()
+    twelve = f"period_from={first}&period_to={M1}"
+    assert urls["Paid out, 12 months"] == f"/incentives/statements/?status=paid&{twelve}"
+    assert urls["Revenue, 12 months"] == f"/invoices/?status=finalized&{twelve}"
+    assert urls["Commissions, 12 months"] == f"/incentives/commissions/?{twelve}"
+    # The twelve months' links list exactly the rows the figures add up: M2 and M1 of partner A, in both
+    # currencies (the KPI shows each), nothing of the open month or of partner B.
+    listed = _listed(client, urls["Revenue, 12 months"])
+    assert sorted((invoice.customer.name, invoice.period) for invoice in listed) == sorted([
+        ("A1 Corp", str(M1)), ("A1 Corp", str(M2)), ("A2 Corp", str(M1)), ("A2 Corp", str(M2)), ("A3 GmbH", str(M1)),
+    ])  # fmt: skip
+    earned = _listed(client, urls["Commissions, 12 months"])
+    assert {entry.period for entry in earned} == {str(M2), str(M1)}
+    assert {entry.partner_id for entry in earned} == {world.partner_a.pk}
 
 
 @pytest.mark.django_db
@@ -354,7 +361,7 @@ def test_lifecycle_track_and_what_the_next_tier_needs(world, book, client):
 @pytest.mark.django_db
 def test_queries_are_pinned_and_flat_as_customers_grow(world, book, client):
     urls = [reverse("home"), reverse("home") + "?by=metric"]
-    _bell_counted()
+    warm_unread_counts()
     client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
     before = [_queries(client, url) for url in urls]
     client.force_login(world.rep_a, backend="django.contrib.auth.backends.ModelBackend")
@@ -376,7 +383,7 @@ def test_queries_are_pinned_and_flat_as_customers_grow(world, book, client):
         invoice_refresh_draft(subscription=subscription, period=P0)
     commissions_sync(M1)
     assert CommissionEntry.objects.filter(partner=world.partner_a, period=str(M1)).count() == 4 + 20
-    _bell_counted()
+    warm_unread_counts()
 
     client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
     after = [_queries(client, url) for url in urls]
@@ -402,3 +409,18 @@ def test_queries_are_pinned_and_flat_as_customers_grow(world, book, client):
     )
     table = response.context["growth_table"]
     assert table.paginator.count == 23 and len(table.paginated_rows) == 3
+
+
+@pytest.mark.django_db
+def test_lists_filter_by_a_range_of_months_and_a_currency(world, book, client):
+    client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
+    in_eur = _listed(client, f"/invoices/?currency=EUR&period_from={M2}&period_to={P0}")
+    assert [(invoice.customer.name, invoice.period) for invoice in in_eur] == [("A3 GmbH", str(M1))]
+    only_m2 = _listed(client, f"/invoices/?period_from={M2}&period_to={M2}")
+    assert sorted(invoice.customer.name for invoice in only_m2) == ["A1 Corp", "A2 Corp"]
+    # A malformed bound is an error that names the field, in the API as on the page.
+    response = client.get("/api/v1/invoices/?period_from=2026-13")
+    assert response.status_code == 400
+    assert response.json()["period_from"] == ["Enter a billing period as YYYY-MM, e.g. 2026-10."]
+    response = client.get("/api/v1/commissions/?period_to=October")
+    assert response.status_code == 400 and "period_to" in response.json()
