@@ -4,14 +4,16 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from prm.accounts.api import UserViewSet
-from prm.billing.api import CreditGrantViewSet, CreditNoteViewSet, InvoiceViewSet
+from prm.billing.api import CreditGrantViewSet, CreditNoteViewSet, InvoiceViewSet, RecommendationViewSet
 from prm.customers.api import CustomerViewSet, SubscriptionChangeViewSet, SubscriptionViewSet
 from prm.deals.api import DealViewSet
 from prm.enablement.api import CertificationViewSet, CourseViewSet, ResourceViewSet
 from prm.incentives.api import CommissionRuleViewSet, CommissionViewSet
 from prm.incentives.mdf_api import MdfRequestViewSet
 from prm.incentives.statement_api import PayoutViewSet, StatementViewSet
+from prm.notifications.api import NotificationViewSet, WebhookEndpointViewSet, webhook_ping_view
 from prm.operations.api import DealWonView
+from prm.operations.contract_change_views import SubscriptionChangePreviewView
 from prm.partners.api import (
     OnboardingTaskViewSet,
     PartnerApplicationViewSet,
@@ -37,9 +39,12 @@ router.register("plans", PlanViewSet, basename="plan")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("subscription-changes", SubscriptionChangeViewSet, basename="subscription-change")
 router.register("quarantine", usage_api.QuarantineViewSet, basename="quarantine")
+router.register("alert-rules", usage_api.AlertRuleViewSet, basename="alert-rule")
+router.register("alerts", usage_api.AlertViewSet, basename="alert")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
 router.register("credit-grants", CreditGrantViewSet, basename="credit-grant")
+router.register("recommendations", RecommendationViewSet, basename="recommendation")
 router.register("commission-rules", CommissionRuleViewSet, basename="commission-rule")
 router.register("commissions", CommissionViewSet, basename="commission")
 router.register("statements", StatementViewSet, basename="statement")
@@ -49,6 +54,8 @@ router.register("certifications", CertificationViewSet, basename="certification"
 router.register("assets", ResourceViewSet, basename="asset")
 router.register("deals", DealViewSet, basename="deal")
 router.register("mdf-requests", MdfRequestViewSet, basename="mdf-request")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     # Ingestion keeps ARCHITECTURE.md's exact paths (no trailing slash: metering clients post here).
@@ -60,5 +67,13 @@ urlpatterns = [
     path("quotes", QuoteView.as_view(), name="quotes"),
     # Marking a deal won creates a customer: a flow across apps, so its view is in prm/operations.
     path("deals/<int:pk>/won/", DealWonView.as_view(), name="deal-won"),
+    # Pricing a contract change needs billing, which customers may not import: its view is in prm/operations.
+    path(
+        "subscriptions/<int:pk>/change-preview/",
+        SubscriptionChangePreviewView.as_view(),
+        name="subscription-change-preview",
+    ),
+    # ARCHITECTURE.md's exact path for a ping (the router's `webhooks/{id}/ping/` works too).
+    path("webhooks/<int:pk>/ping", webhook_ping_view, name="webhook-ping-exact"),
     *router.urls,
 ]

@@ -188,6 +188,18 @@ PRM_SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 PRM_PROGRAM_CURRENCY = os.environ.get("PROGRAM_CURRENCY", "USD").upper()
 # How long an approved deal registration protects the prospect from other partners' registrations.
 PRM_DEAL_PROTECTION_DAYS = int(os.environ.get("DEAL_PROTECTION_DAYS", "90"))
+# Plan and commitment recommendations (prm/billing/recommendations.py) are made only when they save
+# at least this percentage of what three months cost, and at least this amount in the customer's
+# currency ("default" for any currency not named; a yen or a won is worth far less than a dollar).
+PRM_RECOMMENDATION_MIN_SAVING_PERCENT = os.environ.get("RECOMMENDATION_MIN_SAVING_PERCENT", "5")
+PRM_RECOMMENDATION_MIN_SAVING = {
+    "default": os.environ.get("RECOMMENDATION_MIN_SAVING", "10"),
+    "CLP": "10000", "HUF": "4000", "IDR": "150000", "INR": "800", "ISK": "1500", "JPY": "1500", "KRW": "15000",
+    "VND": "250000",
+}  # fmt: skip
+# Outgoing webhooks POST to URLs partners enter: by default never into the portal's own network
+# (loopback, private, link-local addresses). The demo (DEBUG) allows it, for a receiver on localhost.
+PRM_WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", DEBUG)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -236,6 +248,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULE = {
     "commissions-sync": {"task": "prm.operations.tasks.commissions_sync_task", "schedule": 15 * 60},
     "partner-stages": {"task": "prm.operations.tasks.partner_stages_task", "schedule": 60 * 60},
+    "alerts-evaluate": {"task": "prm.operations.tasks.alerts_evaluate_task", "schedule": 15 * 60},
+    # Webhook retries (exponential backoff) fall due by the minute.
+    "webhook-deliveries-retry": {"task": "prm.notifications.tasks.webhook_deliveries_retry_task", "schedule": 60},
 }
 
 # --- Email ----------------------------------------------------------------------------------

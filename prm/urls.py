@@ -8,6 +8,7 @@ from prm.core.views import healthz
 from prm.dashboards.coverage import coverage
 from prm.dashboards.deal_actions import deal_won
 from prm.dashboards.views import home
+from prm.operations.contract_change_views import subscription_change_preview
 from prm.partners.views import partner_apply
 
 urlpatterns = [
@@ -20,6 +21,12 @@ urlpatterns = [
     path("partners/coverage/", coverage, name="coverage"),
     path("partners/", include("prm.partners.urls")),
     path("customers/", include("prm.customers.urls")),
+    # A contract change's price impact needs billing (prm/operations), so its page is mounted here.
+    path(
+        "customers/subscriptions/<int:pk>/change-preview/",
+        subscription_change_preview,
+        name="subscription_change_preview",
+    ),
     path("deals/", include("prm.deals.urls")),
     # Marking a deal won creates a customer: a flow across apps (prm/operations), posted via dashboards.
     path("deals/<int:pk>/won/", deal_won, name="deal_won"),
@@ -27,6 +34,7 @@ urlpatterns = [
     path("plans/", include("prm.plans.plan_urls")),
     path("usage/", include("prm.usage.urls")),
     path("invoices/", include("prm.billing.urls")),
+    path("billing/", include("prm.billing.recommendation_urls")),
     path("incentives/", include("prm.incentives.urls")),
     path("enablement/", include("prm.enablement.urls")),
     path("notifications/", include("prm.notifications.urls")),

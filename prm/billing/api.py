@@ -1,4 +1,5 @@
-"""Billing API: invoices (read-only, voidable by managers), credit notes and prepaid credit grants."""
+"""Billing API: invoices (read-only, voidable by managers), credit notes, prepaid credit grants and
+savings recommendations (read-only, dismissable by the customer's or its partner's admins)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -6,9 +7,14 @@ from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from prm.billing import credits, services
-from prm.billing.filtersets import CreditGrantFilterSet, CreditNoteFilterSet, InvoiceFilterSet
-from prm.billing.models import CreditGrant, CreditNote, Invoice, InvoiceLine
+from prm.billing import credits, recommendations, services
+from prm.billing.filtersets import (
+    CreditGrantFilterSet,
+    CreditNoteFilterSet,
+    InvoiceFilterSet,
+    RecommendationFilterSet,
+)
+from prm.billing.models import CreditGrant, CreditNote, Invoice, InvoiceLine, Recommendation
 from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from prm.core.money import money_string, plain_decimal
 from prm.core.serializers import ServiceSerializerMixin, call_service
@@ -257,3 +263,77 @@ class CreditGrantViewSet(ScopedModelViewSet):
 
     def can_create(self):
         return credits.can_buy_credits(self.request.user)
+
+
+# --- recommendations --------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class OptionalMoneyField(MoneyField):
+    def to_representation(self, instance):
+        if getattr(instance, self.field_name) is None:
+            return None
+        return super().to_representation(instance)
+
+
+class RecommendationSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    subscription = serializers.CharField(source="subscription.external_id", read_only=True)
+    # Plain strings, not enums: other apps' "kind" and "status" enums may own those schema names.
+    kind = serializers.CharField(read_only=True, help_text="plan (move to another plan) or commitment (lower it).")
+    status = serializers.CharField(read_only=True, help_text="open, dismissed, applied or superseded.")
+    advice = serializers.CharField(read_only=True)
+    summary = serializers.SerializerMethodField()
+    current_plan = serializers.CharField(source="current_plan_version.plan.code", read_only=True)
+    current_plan_version = serializers.IntegerField(source="current_plan_version.version", read_only=True)
+    current_commitment = OptionalMoneyField(help_text="The subscription's own commitment; null: the plan's minimum.")
+    target_plan = serializers.CharField(source="target_plan_version.plan.code", read_only=True, default=None)
+    target_plan_version = serializers.IntegerField(source="target_plan_version.version", read_only=True, default=None)
+    target_commitment = OptionalMoneyField()
+    first_period = serializers.CharField(read_only=True)
+    actual_total = MoneyField(help_text="What the periods cost: plan charges + true-ups − credit notes.")
+    alternative_total = MoneyField(help_text="What the same usage would have cost on the alternative.")
+    saving = MoneyField()
+    saving_percent = PlainDecimalField()
+    periods = serializers.JSONField(
+        read_only=True,
+        help_text="Per period: actual, alternative and saving (money strings), the invoice, and the usage "
+        "(metric, quantity) that was re-priced.",
+    )
+    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Recommendation
+        fields = [
+            "id", "customer", "customer_name", "subscription", "kind", "status", "advice", "summary", "current_plan",
+            "current_plan_version", "current_commitment", "target_plan", "target_plan_version", "target_commitment",
+            "first_period", "period", "currency", "actual_total", "alternative_total", "saving", "saving_percent",
+            "periods", "computed_at", "decided_at", "decided_by",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_summary(self, recommendation) -> str:
+        return recommendations.summary_text(recommendation)
+
+
+class RecommendationViewSet(ScopedReadOnlyViewSet):
+    """Where a customer would have paid less over its last three closed periods, on another plan or under
+    a lower commitment, with the figures (prm/billing/recommendations.py states the method). Customers
+    see their own, partners their customers', managers all. The customer's admins and its partner's
+    admins may dismiss one."""
+
+    model = Recommendation
+    serializer_class = RecommendationSerializer
+    filterset_class = RecommendationFilterSet
+    select_related = (
+        "customer", "subscription", "current_plan_version__plan", "target_plan_version__plan", "decided_by",
+    )  # fmt: skip
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(request=None, responses={200: RecommendationSerializer})
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        recommendation = self.get_object()  # 404 outside the caller's scope, before any 403
+        call_service(recommendations.recommendation_dismiss, actor=request.user, recommendation=recommendation)
+        return Response(RecommendationSerializer(self.get_queryset().get(pk=recommendation.pk)).data)

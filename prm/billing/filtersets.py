@@ -2,7 +2,16 @@
 
 import django_filters
 
-from prm.billing.models import CreditGrant, CreditGrantSource, CreditNote, Invoice, InvoiceStatus
+from prm.billing.models import (
+    CreditGrant,
+    CreditGrantSource,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Recommendation,
+    RecommendationKind,
+    RecommendationStatus,
+)
 from prm.core.filtersets import period_bound, visible_choices
 from prm.core.money import CURRENCY_CHOICES
 from prm.customers.models import Customer
@@ -51,3 +60,22 @@ class CreditGrantFilterSet(django_filters.FilterSet):
     class Meta:
         model = CreditGrant
         fields = ["customer", "customer_external_id", "subscription", "source"]
+
+
+class RecommendationFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=RecommendationStatus.choices)
+    kind = django_filters.ChoiceFilter(choices=RecommendationKind.choices)
+    customer = django_filters.ModelChoiceFilter(queryset=visible_choices(Customer), label="Customer")
+    customer_external_id = django_filters.CharFilter(field_name="customer__external_id", label="Customer id")
+    subscription = django_filters.CharFilter(field_name="subscription__external_id", label="Subscription id")
+    reseller = django_filters.ModelChoiceFilter(
+        field_name="customer__reseller", queryset=visible_choices(Partner), label="Partner"
+    )
+    currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES)
+    period = django_filters.CharFilter(label="Last period compared (YYYY-MM)")
+
+    class Meta:
+        model = Recommendation
+        fields = [
+            "status", "kind", "customer", "customer_external_id", "subscription", "reseller", "currency", "period",
+        ]  # fmt: skip

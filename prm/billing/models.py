@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS
+from prm.core.money import CURRENCY_CHOICES, MONEY_MAX_DIGITS, money_string
 from prm.core.tenancy import Tenancy, TenantQuerySet
 
 # Three places hold the minor unit of every currency we bill in (KWD, BHD have three).
@@ -271,3 +271,108 @@ class CreditDrawdown(models.Model):
 
     def __str__(self):
         return f"{self.amount} {self.grant.currency} of {self.grant} on {self.invoice}"
+
+
+# --- recommendations ----------------------------------------------------------------------------
+
+
+class RecommendationKind(models.TextChoices):
+    PLAN = "plan", "Another plan"
+    COMMITMENT = "commitment", "A lower commitment"
+
+
+class RecommendationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DISMISSED = "dismissed", "Dismissed"
+    APPLIED = "applied", "Applied"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class Recommendation(models.Model):
+    """Advice to a customer (and its partner): the same usage would have cost less on another plan,
+    or under a lower commitment, over the last three closed billing periods.
+
+    Computed by `prm/billing/recommendations.py` (its docstring states the method) when a period
+    closes; one open recommendation per subscription at most. `periods` keeps each period's figures
+    as Decimal strings: what was paid, what the alternative would have cost, the saving, and the
+    usage that drove it.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="recommendations")
+    subscription = models.ForeignKey("customers.Subscription", on_delete=models.PROTECT, related_name="recommendations")
+    kind = models.CharField(max_length=12, choices=RecommendationKind.choices)
+    current_plan_version = models.ForeignKey(
+        "plans.PlanVersion",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The plan the periods were billed on.",
+    )
+    current_commitment = money_field(
+        null=True, blank=True, help_text="The subscription's own commitment when computed (empty: the plan's minimum)."
+    )
+    target_plan_version = models.ForeignKey(
+        "plans.PlanVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For a plan recommendation: the plan version the usage was re-priced on.",
+    )
+    target_commitment = money_field(
+        null=True, blank=True, help_text="For a commitment recommendation: the commitment suggested."
+    )
+    period = models.CharField(max_length=7, help_text="The last of the three periods compared, YYYY-MM.")
+    periods = models.JSONField(help_text="Per period: actual, alternative, saving and usage, as Decimal strings.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    actual_total = money_field(help_text="What the three periods cost on the current terms.")
+    alternative_total = money_field(help_text="What they would have cost on the alternative.")
+    saving = money_field(help_text="actual_total − alternative_total.")
+    saving_percent = models.DecimalField(max_digits=7, decimal_places=2, help_text="saving ÷ actual_total × 100.")
+    computed_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=RecommendationStatus.choices, default=RecommendationStatus.OPEN)
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When it was dismissed, applied or superseded.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = Tenancy(partner="customer__reseller", customer="customer", rep="customer__assigned_rep")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period", "-saving", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription"],
+                condition=models.Q(status="open"),
+                name="recommendation_one_open_per_subscription",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(kind="plan") & models.Q(target_plan_version__isnull=False))
+                | (models.Q(kind="commitment") & models.Q(target_commitment__isnull=False)),
+                name="recommendation_has_its_target",
+            ),
+            models.CheckConstraint(condition=models.Q(saving__gt=0), name="recommendation_saves_something"),
+        ]
+        indexes = [models.Index(fields=["status", "customer"])]
+
+    def __str__(self):
+        return f"{self.customer}: {self.advice}"
+
+    def get_absolute_url(self):
+        return reverse("recommendation_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RecommendationStatus.OPEN
+
+    @property
+    def first_period(self) -> str:
+        return self.periods[0]["period"] if self.periods else self.period
+
+    @property
+    def advice(self) -> str:
+        """What to change, in a few words ("Move to API Starter", "Lower the commitment to 700 USD")."""
+        if self.kind == RecommendationKind.PLAN:
+            return f"Move to {self.target_plan_version.plan.name}"
+        return f"Lower the commitment to {money_string(self.target_commitment, self.currency)} {self.currency}"

@@ -8,6 +8,7 @@ import decimal
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,6 +18,7 @@ from prm.core.models import ClosedBillingPeriod
 from prm.core.money import parse_decimal, plain_decimal, round_money
 from prm.core.periods import BillingPeriod
 from prm.customers.models import ChangeKind, Subscription
+from prm.notifications.webhooks import portal_url, publish_event
 from prm.plans import pricing
 from prm.plans.models import Metric, PlanVersion
 from prm.usage.selectors import period_usage
@@ -86,7 +88,8 @@ class CommitmentSegment:
 
 
 def _active_changes(subscription: Subscription) -> list:
-    return list(subscription.changes.filter(cancelled_at__isnull=True))
+    """The changes rating reads: not cancelled, and not pending or rejected approval."""
+    return list(subscription.changes.in_force())
 
 
 def _exact_window(subscription: Subscription, period: BillingPeriod) -> tuple[datetime, datetime]:
@@ -169,18 +172,12 @@ def _moment(moment: datetime) -> str:
     return f"{moment:%-d %b %H:%M}"
 
 
-def _phase_quote(subscription: Subscription, phase: Phase, whole: int, metrics: dict) -> pricing.Quote:
+def _phase_quote(subscription: Subscription, phase: Phase, whole: int, metrics: dict, usage_of=None) -> pricing.Quote:
     """Price one phase: its version's charges over its usage, flat fees for its share of the period."""
     charges = pricing.parse_charges(phase.version.charges)
+    usage_of = usage_of or partial(period_usage, customer_id=subscription.customer_id)
     usage = {
-        charge.metric: _tidy(
-            period_usage(
-                customer_id=subscription.customer_id,
-                metric=metrics[charge.metric],
-                start=phase.usage_start,
-                end=phase.end,
-            )
-        )  # fmt: skip
+        charge.metric: _tidy(usage_of(metric=metrics[charge.metric], start=phase.usage_start, end=phase.end))
         for charge in charges
         if charge.metric
     }
@@ -202,7 +199,9 @@ def _phase_quote(subscription: Subscription, phase: Phase, whole: int, metrics: 
     return replace(quote, lines=lines)
 
 
-def subscription_rate(*, subscription: Subscription, period: BillingPeriod) -> pricing.Quote:
+def subscription_rate(
+    *, subscription: Subscription, period: BillingPeriod, changes=None, usage_of=None
+) -> pricing.Quote:
     """Price the subscription for `period` from its customer's usage.
 
     - each phase (a stretch on one plan version; a plan change mid-period makes two) prices its
@@ -211,8 +210,11 @@ def subscription_rate(*, subscription: Subscription, period: BillingPeriod) -> p
     - the minimum commitment (the subscription's own if set, else the version's) is owed for
       the time each applied, summed exactly, and a true-up line brings the total up to it.
     A subscription active the whole month on one plan pays its fees and minimum whole.
+
+    The price-impact preview (prm/billing/price_impact.py) rates the same way what has not happened
+    yet: `changes` with a proposed one added, and `usage_of(metric=, start=, end=)` projecting usage.
     """
-    changes = _active_changes(subscription)
+    changes = _active_changes(subscription) if changes is None else changes
     phases = rating_phases(subscription, period, changes)
     if not phases:
         raise ValidationError({"period": f"{subscription.external_id} was not active in {period}."})
@@ -222,7 +224,7 @@ def subscription_rate(*, subscription: Subscription, period: BillingPeriod) -> p
     metrics = {m.code: m for m in Metric.objects.filter(code__in=codes)}
     lines: list[pricing.Line] = []
     for phase in phases:
-        quote = _phase_quote(subscription, phase, whole, metrics)
+        quote = _phase_quote(subscription, phase, whole, metrics, usage_of)
         if len(phases) > 1:
             label = f"{phase.version} from {_moment(phase.start)} to {_moment(phase.end)}: "
             lines.extend(replace(line, description=label + line.description) for line in quote.lines)
@@ -449,7 +451,32 @@ def invoice_finalize(*, invoice: Invoice, actor=None) -> Invoice:
         invoice.full_clean()
         invoice.save()
         credits.drawdowns_record(invoice)
+        # Partners' and the vendor's systems hear of it once this commits; a slow receiver never delays it.
+        # (The payload is built only if an endpoint listens.)
+        publish_event(
+            type="invoice.finalized", data=partial(_finalized_event, invoice, subscription),
+            customer_id=invoice.customer_id,  # its partner is looked up only if a partner's endpoint listens
+        )  # fmt: skip
     return invoice
+
+
+def _finalized_event(invoice: Invoice, subscription: Subscription) -> dict:
+    """The `invoice.finalized` webhook payload: ids, amounts as strings in the currency's minor unit."""
+    currency = invoice.currency
+    return {
+        "invoice": {
+            "id": invoice.pk,
+            "number": invoice.number,
+            "period": invoice.period,
+            "currency": currency,
+            "subtotal": str(round_money(Decimal(invoice.subtotal), currency)),
+            "total": str(round_money(Decimal(invoice.total), currency)),
+            "finalized_at": invoice.finalized_at.isoformat(),
+            "url": portal_url(invoice.get_absolute_url()),
+        },
+        "customer": {"id": invoice.customer_id, "external_id": invoice.customer.external_id},
+        "subscription": {"id": subscription.pk, "external_id": subscription.external_id},
+    }
 
 
 def _required_reason(reason) -> str:

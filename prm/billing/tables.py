@@ -1,6 +1,8 @@
+from decimal import Decimal
+
 import django_tables2 as tables
 
-from prm.billing.models import CreditGrant, Invoice
+from prm.billing.models import CreditGrant, Invoice, Recommendation
 from prm.core.money import money_string
 
 
@@ -69,3 +71,51 @@ class CreditGrantTable(tables.Table):
 
     def value_balance(self, record):
         return money_string(record.balance, record.currency)
+
+
+class RecommendationTable(tables.Table):
+    advice = tables.Column(
+        accessor="kind", linkify=lambda record: record.get_absolute_url(), verbose_name="Recommendation"
+    )
+    customer = tables.Column(accessor="customer__name", order_by="customer__name", verbose_name="Customer")
+    subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription")
+    current_plan = tables.Column(
+        accessor="current_plan_version__plan__name", order_by="current_plan_version__plan__name", verbose_name="Plan"
+    )
+    periods = tables.Column(accessor="period", verbose_name="Periods compared")
+    currency = tables.Column()
+    actual_total = MoneyColumn(verbose_name="Paid")
+    alternative_total = MoneyColumn(verbose_name="Would have paid")
+    saving = MoneyColumn(verbose_name="Saving")
+    saving_percent = tables.Column(
+        verbose_name="Saving %", attrs={"td": {"class": "number"}, "th": {"class": "number"}}
+    )
+    status = tables.Column()
+    computed_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Computed")
+
+    class Meta:
+        model = Recommendation
+        fields = (
+            "advice", "customer", "subscription", "current_plan", "periods", "currency", "actual_total",
+            "alternative_total", "saving", "saving_percent", "status", "computed_at",
+        )  # fmt: skip
+        order_by = ("-period", "-saving")
+        attrs = {"class": "table"}
+
+    def render_advice(self, record):
+        return record.advice
+
+    def value_advice(self, record):
+        return record.advice
+
+    def render_periods(self, record):
+        return f"{record.first_period} – {record.period}"
+
+    def value_periods(self, record):
+        return f"{record.first_period} – {record.period}"
+
+    def render_saving_percent(self, value):
+        return f"{value.quantize(Decimal('0.1'))} %"
+
+    def value_saving_percent(self, value):
+        return str(value.quantize(Decimal("0.01")))

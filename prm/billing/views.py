@@ -4,17 +4,19 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from prm.billing import credits, services
-from prm.billing.filtersets import CreditGrantFilterSet, InvoiceFilterSet
+from prm.billing import credits, recommendations, services
+from prm.billing.filtersets import CreditGrantFilterSet, InvoiceFilterSet, RecommendationFilterSet
 from prm.billing.forms import CreditNoteForm, CreditPackForm, VoidForm
-from prm.billing.models import CreditGrant, Invoice, InvoiceStatus
-from prm.billing.tables import CreditGrantTable, InvoiceTable
+from prm.billing.models import CreditGrant, Invoice, InvoiceStatus, Recommendation
+from prm.billing.tables import CreditGrantTable, InvoiceTable, RecommendationTable
 from prm.core.money import money_string, parse_decimal, plain_decimal
 from prm.core.views import ObjectCreateView, ObjectDetailView, ObjectListView, add_errors, report_form_errors
+from prm.customers.permissions import can_change_subscription
 
 
 class InvoiceListView(ObjectListView):
@@ -183,3 +185,78 @@ class CreditPackBuyView(ObjectCreateView):
         return credits.credit_pack_purchase(
             actor=self.request.user, subscription=form.cleaned_data["subscription"], pack=form.cleaned_data["pack"]
         )
+
+
+# --- recommendations --------------------------------------------------------------------------
+
+
+class RecommendationListView(ObjectListView):
+    model = Recommendation
+    table_class = RecommendationTable
+    filterset_class = RecommendationFilterSet
+    select_related = ("customer", "subscription", "current_plan_version__plan", "target_plan_version__plan")
+    title = "Savings recommendations"
+
+
+class RecommendationDetailView(ObjectDetailView):
+    model = Recommendation
+    select_related = (
+        "customer__reseller", "subscription", "current_plan_version__plan", "target_plan_version__plan", "decided_by",
+    )  # fmt: skip
+    template_name = "billing/recommendation_detail.html"
+    context_object_name = "recommendation"
+
+    def get_context_data(self, **kwargs):
+        recommendation = self.object
+        currency = recommendation.currency
+        rows = [
+            {**figures, "invoice_url": reverse("invoice_detail", args=[figures["invoice"]])}
+            for figures in recommendation.periods
+        ]
+        charges = sum((parse_decimal(figures["charges"]) for figures in recommendation.periods), Decimal(0))
+        true_ups = sum((parse_decimal(figures["true_up"]) for figures in recommendation.periods), Decimal(0))
+        credited = sum((parse_decimal(figures["credited"]) for figures in recommendation.periods), Decimal(0))
+        minimum = recommendation.current_plan_version.minimum_commitment
+        can_review = can_change_subscription(self.request.user, recommendation.subscription)
+        return super().get_context_data(
+            rows=rows,
+            summary=recommendations.summary_text(recommendation),
+            money={
+                "actual": money_string(recommendation.actual_total, currency),
+                "alternative": money_string(recommendation.alternative_total, currency),
+                "saving": money_string(recommendation.saving, currency),
+                "charges": money_string(charges, currency),
+                "true_ups": money_string(true_ups, currency),
+                "credited": money_string(credited, currency),
+                "current_commitment": money_string(recommendation.current_commitment, currency)
+                if recommendation.current_commitment is not None
+                else "",
+                "plan_minimum": money_string(minimum, currency) if minimum else "",
+                "target_commitment": money_string(recommendation.target_commitment, currency)
+                if recommendation.target_commitment is not None
+                else "",
+            },
+            saving_percent=str(recommendation.saving_percent.quantize(Decimal("0.1"))),
+            true_up_months=sum(1 for figures in recommendation.periods if parse_decimal(figures["true_up"])),
+            # Those who may change the subscription preview the change; the others see the subscription.
+            can_review=can_review,
+            review_url=recommendations.review_url(recommendation)
+            if can_review
+            else recommendation.subscription.get_absolute_url(),
+            can_dismiss=recommendations.can_dismiss(self.request.user, recommendation),
+            **kwargs,
+        )
+
+
+@require_POST
+@login_required
+def recommendation_dismiss(request, pk):
+    # Scoped first: another tenant's recommendation is a 404; the service answers 403 to other roles.
+    recommendation = get_object_or_404(Recommendation.objects.visible_to(request.user), pk=pk)
+    try:
+        recommendations.recommendation_dismiss(actor=request.user, recommendation=recommendation)
+        messages.success(request, f"Recommendation dismissed: {recommendation.advice}.")
+    except ValidationError as error:
+        for field, errors in error.message_dict.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    return HttpResponseRedirect(recommendation.get_absolute_url())

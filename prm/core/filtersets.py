@@ -40,6 +40,4 @@ def period_bound(lookup_expr: str, field_name: str = "period") -> django_filters
     """One end of a range of billing periods, inclusive ("gte" from, "lte" to). Periods are stored as
     YYYY-MM text, which sorts like time; a malformed bound is a form error, not an empty list."""
     label = "From period (YYYY-MM)" if lookup_expr == "gte" else "To period (YYYY-MM)"
-    return django_filters.CharFilter(
-        field_name=field_name, lookup_expr=lookup_expr, label=label, validators=[_PERIOD]
-    )
+    return django_filters.CharFilter(field_name=field_name, lookup_expr=lookup_expr, label=label, validators=[_PERIOD])

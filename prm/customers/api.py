@@ -14,7 +14,7 @@ from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixi
 from prm.customers import services
 from prm.customers.filtersets import CustomerFilterSet
 from prm.customers.models import Customer, Subscription, SubscriptionChange
-from prm.customers.permissions import can_change_subscription, can_create_customers, can_edit_customer
+from prm.customers.permissions import can_create_customers, can_edit_customer
 from prm.plans.models import Plan
 
 # {"code": "<plan code>", "version": <n>} or null
@@ -83,7 +83,8 @@ class SubscriptionChangeSerializer(serializers.ModelSerializer):
         model = SubscriptionChange
         fields = [
             "id", "subscription", "kind", "effective_at", "status", "from_plan", "to_plan", "from_commitment",
-            "to_commitment", "reason", "requested_by", "created_at", "cancelled_at",
+            "to_commitment", "reason", "requested_by", "created_at", "cancelled_at", "approval", "decided_by",
+            "decided_at", "decision_note",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -100,10 +101,9 @@ class SubscriptionChangeSerializer(serializers.ModelSerializer):
         return self._plan(change.to_plan_version)
 
     def get_status(self, change) -> str:
-        """scheduled (not in effect yet), effective, or cancelled."""
-        if change.is_cancelled:
-            return "cancelled"
-        return "scheduled" if change.effective_at > timezone.now() else "effective"
+        """scheduled (not in effect yet), effective, cancelled, pending (awaiting a channel manager's
+        approval: the terms are unchanged until then) or rejected."""
+        return change.status_at(timezone.now())
 
 
 class SubscriptionSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, serializers.ModelSerializer):
@@ -151,6 +151,13 @@ class ChangeCommitmentSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
+class DecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=500, required=False, default="", allow_blank=True,
+        help_text="Told to the person who asked for the change; required to reject.",
+    )  # fmt: skip
+
+
 class EndSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(required=False, help_text="Default: now.")
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
@@ -159,7 +166,12 @@ class EndSerializer(serializers.Serializer):
 class SubscriptionViewSet(ScopedModelViewSet):
     """Subscriptions in your scope; managers and partner admins subscribe their customers, change
     their plan (prorated, usage split at the moment) or commitment (raised at once, lowered at the
-    end of a period), and end them. Each change is kept in `changes`."""
+    end of a period), and end them. Each change is kept in `changes`.
+
+    Customer admins change their own subscriptions' plan and commitment too, within the program's
+    contract rules; a change those rules send for approval is answered with the subscription
+    unchanged and the change in `changes` with status "pending". `POST change-preview/` shows the
+    price impact of a change before it is made."""
 
     model = Subscription
     serializer_class = SubscriptionSerializer
@@ -175,7 +187,9 @@ class SubscriptionViewSet(ScopedModelViewSet):
         return can_create_customers(self.request.user)
 
     def can_change(self, obj):
-        return can_change_subscription(self.request.user, obj)
+        # Every write on a subscription is one of the actions below, each calling a service that
+        # checks the actor itself and answers 403 saying why (the contract rules may be the reason).
+        return True
 
     def _answer(self, subscription):
         return Response(self.get_serializer(self.get_queryset().get(pk=subscription.pk)).data)
@@ -211,16 +225,40 @@ class SubscriptionViewSet(ScopedModelViewSet):
 
 
 class SubscriptionChangeViewSet(ScopedReadOnlyViewSet):
-    """The history of subscription changes in your scope; a scheduled one can be cancelled."""
+    """The history of subscription changes in your scope; a scheduled or pending one can be
+    cancelled; channel managers approve or reject a pending one (`?approval=pending` lists them)."""
 
     model = SubscriptionChange
     serializer_class = SubscriptionChangeSerializer
     select_related = ("subscription", "from_plan_version__plan", "to_plan_version__plan")
-    filterset_fields = ["kind"]
+    filterset_fields = ["kind", "approval"]
+
+    def _answer(self, change):
+        return Response(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)
 
     @extend_schema(request=None, responses={200: SubscriptionChangeSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         change = self.get_object()
         call_service(services.subscription_change_cancel, actor=request.user, change=change)
-        return Response(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)
+        return self._answer(change)
+
+    @extend_schema(request=DecisionSerializer, responses={200: SubscriptionChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve a pending change (channel managers): it takes effect by the billing rules from now."""
+        change = self.get_object()
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        call_service(services.subscription_change_approve, actor=request.user, change=change, **data.validated_data)
+        return self._answer(change)
+
+    @extend_schema(request=DecisionSerializer, responses={200: SubscriptionChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject a pending change with a note (channel managers); nothing changes."""
+        change = self.get_object()
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        call_service(services.subscription_change_reject, actor=request.user, change=change, **data.validated_data)
+        return self._answer(change)

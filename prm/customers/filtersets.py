@@ -3,7 +3,7 @@ from django.db.models import Q
 
 from prm.accounts.models import PARTNER_ROLES, User
 from prm.core.filtersets import visible_choices, yes_no_filter
-from prm.customers.models import Customer, UseCase
+from prm.customers.models import Approval, ChangeKind, Customer, SubscriptionChange, UseCase
 from prm.partners.models import Partner
 
 
@@ -25,3 +25,18 @@ class CustomerFilterSet(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(domain__icontains=value) | Q(external_id__icontains=value))
+
+
+class SubscriptionChangeFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    kind = django_filters.ChoiceFilter(choices=ChangeKind.choices)
+    approval = django_filters.ChoiceFilter(choices=Approval.choices)
+
+    class Meta:
+        model = SubscriptionChange
+        fields = ["q", "kind", "approval"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(subscription__external_id__icontains=value) | Q(subscription__customer__name__icontains=value)
+        )

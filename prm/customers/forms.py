@@ -1,7 +1,7 @@
 from django import forms
 
 from prm.accounts.models import PARTNER_ROLES, User
-from prm.customers.models import Customer
+from prm.customers.models import ContractPolicy, Customer, PlanChoice
 from prm.partners.models import Partner
 from prm.plans.models import Plan
 
@@ -36,10 +36,17 @@ class ChangePlanForm(forms.Form):
     effective_at = forms.DateTimeField(required=False, label="Takes effect", help_text=f"Empty: now. {_WHEN}")
     reason = forms.CharField(max_length=500, required=False)
 
-    def __init__(self, *args, subscription, **kwargs):
+    def __init__(self, *args, subscription, actor=None, policy: ContractPolicy | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         currency = subscription.customer.currency
-        self.fields["plan"].queryset = Plan.objects.filter(is_active=True, currency=currency).order_by("name")
+        plans = Plan.objects.filter(is_active=True, currency=currency).order_by("name")
+        if actor is not None and not actor.is_manager:
+            # Self-service offers only the plans the contract rules open to it.
+            policy = policy or ContractPolicy.current()
+            if policy.plan_choice == PlanChoice.CHOSEN:
+                plans = plans.filter(pk__in=policy.self_service_plans.values("pk"))
+                self.fields["plan"].help_text = "The plans the program's contract rules open to self-service changes."
+        self.fields["plan"].queryset = plans
 
 
 class ChangeCommitmentForm(forms.Form):
@@ -58,3 +65,24 @@ class ChangeCommitmentForm(forms.Form):
 class EndSubscriptionForm(forms.Form):
     ended_at = forms.DateTimeField(required=False, label="Ends", help_text=f"Empty: now. {_WHEN}")
     reason = forms.CharField(max_length=500, required=False)
+
+
+class SubscriptionChangeDecisionForm(forms.Form):
+    note = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Told to the person who asked for the change; required to reject.",
+    )  # fmt: skip
+
+
+class ContractPolicyForm(forms.ModelForm):
+    class Meta:
+        model = ContractPolicy
+        fields = [
+            "customer_self_service", "plan_choice", "self_service_plans", "commitment_minimum", "commitment_step",
+            "lowering_notice_days", "one_plan_change_per_period", "approval",
+        ]  # fmt: skip
+        widgets = {"self_service_plans": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["self_service_plans"].queryset = Plan.objects.filter(is_active=True).order_by("currency", "name")

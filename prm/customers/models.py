@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -126,13 +126,14 @@ class Subscription(models.Model):
 
         The subscription's own fields hold the latest terms (a scheduled change included); walking
         back through the changes that take effect after `moment` undoes them. `changes` may be
-        passed when already loaded (any order; cancelled ones are skipped).
+        passed when already loaded (any order; cancelled, pending and rejected ones are skipped).
         """
         if changes is None:
-            changes = self.changes.filter(cancelled_at__isnull=True)
+            changes = self.changes.in_force()
         plan_version_id, commitment = self.plan_version_id, self.commitment
         for change in sorted(changes, key=lambda change: change.effective_at, reverse=True):
-            if change.cancelled_at is not None or change.effective_at <= moment:
+            # A cancelled, pending or rejected change never moved the stored terms: nothing to undo.
+            if not change.in_force or change.effective_at <= moment:
                 continue
             if change.kind == ChangeKind.PLAN:
                 plan_version_id = change.from_plan_version_id
@@ -153,6 +154,25 @@ class ChangeKind(models.TextChoices):
     COMMITMENT = "commitment", "Commitment change"
 
 
+class Approval(models.TextChoices):
+    """Whether a change waited for a channel manager (the program's contract rules say which do)."""
+
+    NOT_REQUIRED = "not_required", "Not required"
+    PENDING = "pending", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+IN_FORCE = (Approval.NOT_REQUIRED, Approval.APPROVED)
+
+
+class SubscriptionChangeQuerySet(TenantQuerySet):
+    def in_force(self):
+        """The changes that count for the terms and for rating: not cancelled, and not waiting
+        for (or refused) approval."""
+        return self.filter(cancelled_at__isnull=True, approval__in=IN_FORCE)
+
+
 class SubscriptionChange(models.Model):
     """One change of a subscription's terms, kept for good: the history, and what rating reads.
 
@@ -160,6 +180,10 @@ class SubscriptionChange(models.Model):
     there); a raised commitment at once, a lowered one at the end of a billing period (the
     flexible-contract rule). A change still in the future can be cancelled; it is then kept,
     marked cancelled, and no longer counts.
+
+    A change the contract rules send for approval is recorded pending: it leaves the subscription's
+    fields (its latest terms) and rating alone until a channel manager approves it, when it takes
+    effect by the same rules from that moment; a rejected one stays in the history, never counting.
     """
 
     subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="changes")
@@ -182,13 +206,19 @@ class SubscriptionChange(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    approval = models.CharField(max_length=12, choices=Approval.choices, default=Approval.NOT_REQUIRED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
 
     tenancy = Tenancy(
         partner="subscription__customer__reseller",
         customer="subscription__customer",
         rep="subscription__customer__assigned_rep",
     )
-    objects = TenantQuerySet.as_manager()
+    objects = SubscriptionChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-effective_at", "-pk"]
@@ -197,7 +227,13 @@ class SubscriptionChange(models.Model):
                 condition=~models.Q(kind="plan")
                 | (models.Q(from_plan_version__isnull=False) & models.Q(to_plan_version__isnull=False)),
                 name="subscription_change_plan_versions",
-            )
+            ),
+            # A decision has a moment; a change nobody decided on has none.
+            models.CheckConstraint(
+                condition=models.Q(approval__in=["approved", "rejected"], decided_at__isnull=False)
+                | models.Q(approval__in=["not_required", "pending"], decided_at__isnull=True),
+                name="subscription_change_decided_at",
+            ),
         ]
 
     def __str__(self):
@@ -213,6 +249,144 @@ class SubscriptionChange(models.Model):
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
 
+    @property
+    def in_force(self) -> bool:
+        return self.cancelled_at is None and self.approval in IN_FORCE
+
+    @property
+    def is_pending(self) -> bool:
+        return self.cancelled_at is None and self.approval == Approval.PENDING
+
+    def status_at(self, moment) -> str:
+        """cancelled, rejected, pending (awaiting approval), scheduled (not in effect yet) or effective."""
+        if self.is_cancelled:
+            return "cancelled"
+        if self.approval == Approval.REJECTED:
+            return "rejected"
+        if self.approval == Approval.PENDING:
+            return "pending"
+        return "scheduled" if self.effective_at > moment else "effective"
+
 
 def _commitment(value) -> str:
     return "the plan's minimum" if value is None else f"{value.normalize():f}"
+
+
+# --- the program's contract rules ---------------------------------------------------------------
+
+
+class PlanChoice(models.TextChoices):
+    ALL = "all", "Every active plan in the customer's currency"
+    CHOSEN = "chosen", "Only the plans chosen here"
+
+
+class ApprovalRule(models.TextChoices):
+    NONE = "none", "No approval needed"
+    REDUCTIONS = "reductions", "Lowered commitments and plan downgrades"
+    ALL = "all", "Every self-service change"
+
+
+class ContractPolicy(models.Model):
+    """The program's rules for self-service contract changes: what customer admins and partner
+    admins may change themselves, and which changes wait for a channel manager's approval.
+
+    One row for the program (created with these defaults on first read). Channel managers are
+    the program: their own changes follow only the billing rules, never these.
+    """
+
+    customer_self_service = models.BooleanField(
+        "Customers serve themselves",
+        default=True,
+        help_text="Customer admins may change their own subscriptions' plan and commitment within these rules "
+        "(their partner's admins always may).",
+    )
+    plan_choice = models.CharField(
+        "Plans to choose from", max_length=10, choices=PlanChoice.choices, default=PlanChoice.ALL
+    )
+    self_service_plans = models.ManyToManyField(
+        "plans.Plan",
+        blank=True,
+        related_name="+",
+        verbose_name="Chosen plans",
+        help_text="Used when only chosen plans may be picked (and only those in the customer's currency).",
+    )
+    commitment_minimum = models.DecimalField(
+        "Lowest commitment", max_digits=20, decimal_places=3, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="The lowest commitment per period a customer may set, in the subscription's currency; never "
+        "below the plan's own minimum either. Empty: only the plan's minimum.",
+    )  # fmt: skip
+    commitment_step = models.DecimalField(
+        "Commitment step", max_digits=20, decimal_places=3, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="A commitment must be a multiple of this, e.g. 50. Empty: any amount.",
+    )  # fmt: skip
+    lowering_notice_days = models.PositiveSmallIntegerField(
+        "Notice for a lowering (days)",
+        default=0,
+        validators=[MaxValueValidator(366)],
+        help_text="A lowered commitment takes effect at the end of a billing period, asked for at least this many "
+        "days before that end (asked without a date, it takes effect at the first end the notice allows).",
+    )
+    one_plan_change_per_period = models.BooleanField(
+        "One plan change per period",
+        default=True,
+        help_text="At most one plan change (made, scheduled or awaiting approval) takes effect in a billing "
+        "period of a subscription.",
+    )
+    approval = models.CharField(
+        "Approval by a channel manager", max_length=12, choices=ApprovalRule.choices, default=ApprovalRule.NONE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "contract rules"
+        verbose_name_plural = "contract rules"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="contract_policy_single_row")]
+
+    def __str__(self):
+        return "Contract rules"
+
+    def get_absolute_url(self):
+        return reverse("contract_policy")
+
+    def rules(self) -> list[str]:
+        """The rules in words, for the pages where people change their contract."""
+        plans = (
+            "any active plan in the customer's currency"
+            if self.plan_choice == PlanChoice.ALL
+            else "one of " + (", ".join(plan.code for plan in self.self_service_plans.all()) or "no plan")
+        )
+        rules = [
+            "Customer admins change their plan and commitment themselves."
+            if self.customer_self_service
+            else "Customers ask their partner to change their plan or commitment.",
+            f"The plan to move to: {plans}.",
+            "A commitment is never below the plan's minimum"
+            + (f", nor below {_commitment(self.commitment_minimum)}" if self.commitment_minimum is not None else "")
+            + (f", and is a multiple of {_commitment(self.commitment_step)}" if self.commitment_step else "")
+            + ".",
+            "A raised commitment takes effect at once; a lowered one at the end of a billing period"
+            + (f", asked for at least {self.lowering_notice_days} days before it" if self.lowering_notice_days else "")
+            + ".",
+        ]
+        if self.one_plan_change_per_period:
+            rules.append("At most one plan change takes effect in a billing period.")
+        rules.append(
+            {
+                ApprovalRule.NONE: "Changes take effect without approval.",
+                ApprovalRule.REDUCTIONS: "A lowered commitment or a plan downgrade waits for a channel manager's "
+                "approval; other changes take effect without it.",
+                ApprovalRule.ALL: "Every change waits for a channel manager's approval.",
+            }[self.approval]
+        )
+        return rules
+
+    @classmethod
+    def current(cls) -> "ContractPolicy":
+        """The program's rules, created with the defaults the first time they are read."""
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy

@@ -15,5 +15,11 @@ urlpatterns = [
         name="subscription_change_commitment",
     ),
     path("subscriptions/<int:pk>/end/", views.subscription_end, name="subscription_end"),
+    path("subscription-changes/", views.SubscriptionChangeListView.as_view(), name="subscription_change_list"),
     path("subscription-changes/<int:pk>/cancel/", views.subscription_change_cancel, name="subscription_change_cancel"),
+    path(
+        "subscription-changes/<int:pk>/approve/", views.subscription_change_approve, name="subscription_change_approve"
+    ),
+    path("subscription-changes/<int:pk>/reject/", views.subscription_change_reject, name="subscription_change_reject"),
+    path("contract-policy/", views.contract_policy, name="contract_policy"),
 ]

@@ -308,6 +308,7 @@ def context(request) -> dict:
     grants = selectors.credit_grants(user, customer, now)
     outlook = selectors.credits_outlook(grants, drafts, projections, period)
     invoices = selectors.latest_invoices(user, customer)
+    alerts = selectors.recent_alerts(user, customer)
     previous_totals = selectors.finalized_totals(user, customer, period.previous())
 
     so_far = sum((draft.total for draft in drafts), Decimal(0))
@@ -372,6 +373,7 @@ def context(request) -> dict:
         "projected_total": _money(projected_total, currency) if projected_total is not None else "",
         "burn_downs": burn_downs,
         "credits": _credits_context(outlook, currency),
+        "recommendations": _recommendations_context(selectors.open_recommendations(user, customer)),
         "invoices": [
             {
                 "invoice": invoice,
@@ -381,6 +383,7 @@ def context(request) -> dict:
             }
             for invoice in invoices
         ],
+        "alerts": alerts,
         "currency": currency,
         "people": User.objects.visible_to(user).count(),
         "pending_invitations": Invitation.objects.visible_to(user).pending().count() if user.is_customer_admin else 0,
@@ -398,6 +401,21 @@ def _projection_note(projected, previous) -> str:
         return "at this month's pace, from its second day"
     text, _css = format_change(projected, previous)
     return f"{text} on last month" if previous else "at this month's pace"
+
+
+def _recommendations_context(recommendations) -> list[dict]:
+    """The "You could save …" card: each open recommendation with its figures and where to act."""
+    return [
+        {
+            "recommendation": recommendation,
+            "url": recommendation.get_absolute_url(),
+            "saving": _money(recommendation.saving, recommendation.currency),
+            "actual": _money(recommendation.actual_total, recommendation.currency),
+            "alternative": _money(recommendation.alternative_total, recommendation.currency),
+            "percent": f"{recommendation.saving_percent.quantize(Decimal('0.1'))} %",
+        }
+        for recommendation in recommendations
+    ]
 
 
 def _credits_context(outlook, currency: str) -> dict | None:

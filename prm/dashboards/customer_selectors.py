@@ -6,54 +6,41 @@ draft invoices and grants, never raw events: the number of queries grows with th
 metrics and subscriptions, not with its events nor with the number of customers. Nothing here
 writes: a draft is shown as rated (with its "as of"), never refreshed.
 
-Projection (end-of-period spend). The rule is linear: what has been used so far, divided by the
-elapsed fraction of the period. Applied to a whole invoice total it would also multiply flat fees,
-the minimum-commitment true-up and credits, which do not grow with time, so it is applied where it
-is linear, line by line:
-
-- a usage line of a metric that accumulates (sum, count) has its quantity divided by the elapsed
-  fraction of its window (the service window, or its phase of a plan change) and is priced again
-  by its own charge (free units, tiers and packages stay right); a level metric (max, latest,
-  distinct count) keeps its quantity: its level so far is the best guess for the period;
-- flat fees are owed whole already and are kept; the minimum commitment still applies (the
-  projected charges, or the minimum if higher); credit packs bought are kept; prepaid credits pay
-  the projected charges up to what was available.
-
-Each projected line is rounded once (round_money) and the totals are sums of rounded lines, like
-an invoice. The elapsed fraction is measured at the draft's `rated_at` (the moment its figures
-describe). Less than a day into a window is too early to extrapolate: no projection then.
+Projection (end-of-period spend): the rule lives in billing (prm/billing/projection.py), where
+the price-impact preview of a contract change extrapolates usage the same way.
 """
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, F, Prefetch, Q
 
-from prm.billing.credits import CREDIT_LINE, PACK_LINE
-from prm.billing.models import CreditGrant, Invoice, InvoiceLine, InvoiceStatus
-from prm.core.money import parse_decimal, round_money
+from prm.billing.credits import CREDIT_LINE
+from prm.billing.models import CreditGrant, Invoice, InvoiceLine, InvoiceStatus, Recommendation, RecommendationStatus
+from prm.billing.projection import (  # noqa: F401 (project, line_window: the dashboard's, re-exported)
+    ACCUMULATING,
+    EXACT,
+    NOT_CHARGES,
+    ZERO,
+    Projection,
+    is_usage_line,
+    line_window,
+    price_line,
+    project,
+    seconds,
+)
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Subscription, SubscriptionChange
-from prm.plans import pricing
 from prm.plans.models import Aggregation, Metric, PlanVersion
-from prm.usage.models import UsageDistinctKey
+from prm.usage.models import Alert, UsageDistinctKey
 from prm.usage.selectors import usage_buckets
 
 GRANULARITIES = {"hour": "Hourly", "day": "Daily", "month": "Monthly"}
 # The longest range each granularity may show, in days: enough points to read, bounded work.
 MAX_RANGE_DAYS = {"hour": 31, "day": 400, "month": 1830}
-# Quantities that accumulate over time (extrapolated); the others are levels (kept).
-ACCUMULATING = frozenset({Aggregation.SUM, Aggregation.COUNT})
-MIN_ELAPSED = timedelta(days=1)
-# Lines that are not charges of the plan (rating adds them after the charges).
-NOT_CHARGES = frozenset({pricing.MINIMUM_COMMITMENT, PACK_LINE, CREDIT_LINE})
-ZERO = Decimal(0)
-_QUANTUM = Decimal("0.000001")  # usage quantities keep six places (QUANTITY_DECIMAL_PLACES)
-_EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
 
 
 # --- usage over time ----------------------------------------------------------------------------
@@ -177,104 +164,6 @@ def open_drafts(user, customer, period: BillingPeriod) -> list[Invoice]:
     )
 
 
-def line_window(invoice: Invoice, line: InvoiceLine) -> tuple[datetime, datetime]:
-    """The stretch of time a line's usage was read over: its phase of a plan change, or the
-    invoice's service window."""
-    phase = line.charge.get("phase") or {}
-    if phase.get("start") and phase.get("end"):
-        return datetime.fromisoformat(phase["start"]), datetime.fromisoformat(phase["end"])
-    return invoice.service_start, invoice.service_end
-
-
-def line_charge(line: InvoiceLine) -> pricing.Charge:
-    """The pricing-engine charge of a usage line (its stored definition less the notes rating
-    adds to it, "phase" and "prorated")."""
-    model = line.charge["model"]
-    allowed = ("model", *pricing.MODEL_FIELDS[model])
-    return pricing.parse_charge({k: v for k, v in line.charge.items() if k in allowed}, path="charge")
-
-
-def is_usage_line(line: InvoiceLine) -> bool:
-    return line.metric_id is not None and line.model in pricing.USAGE_MODELS
-
-
-def price_line(line: InvoiceLine, quantity: Decimal, currency: str) -> Decimal:
-    amount, _tiers = pricing.charge_amount(line_charge(line), quantity)
-    return round_money(amount, currency)
-
-
-@dataclass
-class ProjectedLine:
-    line: InvoiceLine
-    quantity: Decimal
-    amount: Decimal
-    extrapolated: bool  # False: kept as it is (a flat fee, a level metric, a finished window)
-
-
-@dataclass
-class Projection:
-    lines: list[ProjectedLine]
-    charges: Decimal  # the plan's charges projected (the subtotal)
-    minimum: Decimal | None  # the minimum the period owes, when the draft shows a true-up
-    due: Decimal  # the charges, or the minimum if higher: what prepaid credits pay
-    packs: Decimal
-    credits: Decimal  # prepaid credits drawn (positive)
-    total: Decimal
-
-
-def elapsed(start: datetime, end: datetime, as_of: datetime) -> tuple[timedelta, timedelta]:
-    """(the part of [start, end) elapsed at `as_of`, the whole of it)."""
-    return min(max(as_of, start), end) - start, end - start
-
-
-def extrapolate(quantity: Decimal, so_far: timedelta, whole: timedelta) -> Decimal:
-    """quantity ÷ (so_far ÷ whole), to the six places of a usage quantity."""
-    exact = _EXACT.divide(quantity * _seconds(whole), Decimal(_seconds(so_far)))
-    return exact.quantize(_QUANTUM, rounding=decimal.ROUND_HALF_UP)
-
-
-def project(invoice: Invoice) -> Projection | None:
-    """The draft's end-of-period total at the pace so far (see the module docstring); None when
-    less than a day of a usage line's window has passed at the draft's `rated_at`."""
-    currency, as_of = invoice.currency, invoice.rated_at
-    lines = list(invoice.lines.all())
-    projected: list[ProjectedLine] = []
-    for line in lines:
-        if line.model in NOT_CHARGES:
-            continue
-        if not is_usage_line(line) or line.metric.aggregation not in ACCUMULATING:
-            projected.append(ProjectedLine(line, line.quantity, line.amount, extrapolated=False))
-            continue
-        so_far, whole = elapsed(*line_window(invoice, line), as_of)
-        if so_far >= whole:
-            projected.append(ProjectedLine(line, line.quantity, line.amount, extrapolated=False))
-            continue
-        if so_far < MIN_ELAPSED:
-            return None
-        quantity = extrapolate(line.quantity, so_far, whole)
-        projected.append(ProjectedLine(line, quantity, price_line(line, quantity, currency), extrapolated=True))
-    charges = sum((each.amount for each in projected), ZERO)
-    true_ups = [line.amount for line in lines if line.model == pricing.MINIMUM_COMMITMENT]
-    # The true-up brings the subtotal up to the minimum: subtotal + true-up is the minimum owed.
-    minimum = invoice.subtotal + sum(true_ups, ZERO) if true_ups else None
-    due = max(charges, minimum) if minimum is not None else charges
-    packs = sum((line.amount for line in lines if line.model == PACK_LINE), ZERO)
-    credits = ZERO
-    for line in lines:
-        if line.model == CREDIT_LINE:
-            available = parse_decimal(line.charge.get("available", "0"))
-            credits += round_money(min(available, max(due, ZERO)), currency)
-    return Projection(
-        lines=projected,
-        charges=charges,
-        minimum=minimum,
-        due=due,
-        packs=packs,
-        credits=credits,
-        total=due + packs - credits,
-    )
-
-
 # --- commitment burn-down: cumulative spend by day ------------------------------------------------
 
 
@@ -391,8 +280,8 @@ def credits_outlook(
     monthly = sum((projections[draft.pk].due for draft in drafts), ZERO) if known else None
     runs_out_at = None
     if monthly and monthly > 0 and balance > 0:
-        length = Decimal(_seconds(period.end - period.start))
-        runs_out_at = period.start + timedelta(seconds=int(_EXACT.divide(balance * length, monthly)))
+        length = Decimal(seconds(period.end - period.start))
+        runs_out_at = period.start + timedelta(seconds=int(EXACT.divide(balance * length, monthly)))
     return CreditsOutlook(
         grants=grants, balance=balance, drawn_by_estimate=drawn, left_after_estimate=balance - drawn,
         monthly_draw=monthly, runs_out_at=runs_out_at,
@@ -412,14 +301,36 @@ def latest_invoices(user, customer, limit: int = 6) -> list[Invoice]:
     )
 
 
-def _seconds(delta: timedelta) -> int:
-    return delta.days * 86400 + delta.seconds
-
-
 def finalized_totals(user, customer, period: BillingPeriod) -> list[Decimal]:
     """The totals of a period's finalized invoices (summed by the caller: SQLite sums decimals as floats)."""
     return list(
         Invoice.objects.visible_to(user)
         .filter(customer=customer, period=str(period), status=InvoiceStatus.FINALIZED)
         .values_list("total", flat=True)
+    )
+
+
+# --- savings recommendations --------------------------------------------------------------------
+
+
+def open_recommendations(user, customer) -> list[Recommendation]:
+    """The customer's open savings recommendations, largest saving first (one query)."""
+    return list(
+        Recommendation.objects.visible_to(user)
+        .filter(customer=customer, status=RecommendationStatus.OPEN)
+        .select_related("subscription", "current_plan_version__plan", "target_plan_version__plan")
+        .order_by("-saving", "pk")
+    )
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+def recent_alerts(user, customer, limit: int = 5) -> list[Alert]:
+    """The customer's latest alerts, newest first (one query; the rest are on the alerts list)."""
+    return list(
+        Alert.objects.visible_to(user)
+        .filter(customer=customer)
+        .select_related("metric")
+        .order_by("-fired_at", "-pk")[:limit]
     )

@@ -92,6 +92,7 @@ def context(request) -> dict:
         "commission_charts": _commission_charts(window, commissions),
         "lifecycle": figures_of.lifecycle_track(user, partner),
         "tier": _tier_context(user, partner),
+        "recommendations": _recommendations(user),
     }
 
 
@@ -426,6 +427,24 @@ def _commission_charts(window, commissions) -> list:
 
 
 # --- the tier ------------------------------------------------------------------------------------------
+
+
+def _recommendations(user) -> list[dict]:
+    """Customers who could pay less: the largest open savings recommendations, with their figures."""
+    rows = []
+    for recommendation in figures_of.top_recommendations(user):
+        currency = recommendation.currency
+        rows.append(
+            {
+                "recommendation": recommendation,
+                "url": recommendation.get_absolute_url(),
+                "customer_url": reverse("customer_detail", args=[recommendation.customer_id]),
+                "saving": _money(recommendation.saving, currency),
+                "actual": _money(recommendation.actual_total, currency),
+                "percent": f"{recommendation.saving_percent.quantize(Decimal('0.1'))} %",
+            }
+        )
+    return rows
 
 
 def _tier_context(user, partner) -> dict:

@@ -31,7 +31,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from prm.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from prm.billing.models import Invoice, InvoiceLine, InvoiceStatus, Recommendation, RecommendationStatus
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Customer
 from prm.incentives.models import CommissionEntry, Statement, StatementStatus
@@ -365,3 +365,19 @@ def lifecycle_track(user, partner: Partner) -> list[LifecycleStep]:
         # A stage ahead was perhaps reached once, before a move back: it is not reached now.
         steps.append(LifecycleStep(value, label, state, reached.get(value) if state != "ahead" else None))
     return steps
+
+
+# Customers who could pay less: how many the dashboard names.
+TOP_RECOMMENDATIONS = 5
+
+
+def top_recommendations(user, limit: int = TOP_RECOMMENDATIONS) -> list[Recommendation]:
+    """The open savings recommendations of the partner's customers (a rep's: their own customers'),
+    largest saving first (one query). Savings in different currencies are ordered by amount as they
+    are; each is shown in its own currency."""
+    return list(
+        Recommendation.objects.visible_to(user)
+        .filter(status=RecommendationStatus.OPEN)
+        .select_related("customer", "current_plan_version__plan", "target_plan_version__plan")
+        .order_by("-saving", "pk")[:limit]
+    )

@@ -22,6 +22,7 @@ from prm.deals.models import DealRegistration, DealStatus
 from prm.deals.names import normalize_company_name
 from prm.deals.permissions import can_close_lost, can_decide, can_refresh_proposal, can_register
 from prm.notifications.services import notify, notify_managers
+from prm.notifications.webhooks import portal_url, publish_event
 from prm.plans import pricing, selectors
 from prm.plans.models import Metric, Plan
 
@@ -226,6 +227,7 @@ def deal_approve(*, actor, deal: DealRegistration, reason: str = "", now: dateti
         deal.full_clean()
         deal.save()
         conflicts.refresh_counterparts(deal, now=now)
+    _publish_status_changed(deal)
     _tell_partner(
         deal,
         kind="deal.status_changed",
@@ -252,6 +254,7 @@ def deal_reject(*, actor, deal: DealRegistration, reason: str, now: datetime | N
         deal.decided_by, deal.decided_at = actor, now
         deal.save()
         conflicts.refresh_counterparts(deal, now=now)
+    _publish_status_changed(deal)
     _tell_partner(
         deal,
         kind="deal.status_changed",
@@ -281,6 +284,7 @@ def deal_mark_lost(*, actor, deal: DealRegistration, reason: str, now: datetime 
         deal.protected_until = None
         deal.save()
         conflicts.refresh_counterparts(deal, now=now)
+    _publish_status_changed(deal)
     _tell_partner(
         deal, kind="deal.status_changed", title=f"Deal lost: {deal.company}", body=f"Marked lost: {deal.lost_reason}"
     )
@@ -314,9 +318,28 @@ def deal_won_notify(deal: DealRegistration) -> None:
         f"{deal.company} is now customer {deal.customer.external_id}, subscribed to {deal.plan.name} "
         f"({deal.subscription.external_id})."
     )
+    _publish_status_changed(deal)
     _tell_partner(deal, kind="deal.won", title=f"Deal won: {deal.company}", body=body)
     notify_managers(kind="deal.won", title=f"Deal won: {deal.company} ({deal.partner.name})", body=body,
                     url=deal.get_absolute_url())  # fmt: skip
+
+
+def _publish_status_changed(deal: DealRegistration) -> None:
+    """The `deal.status_changed` webhook event, to the deal's partner's endpoints and the vendor's."""
+    data = {
+        "deal": {
+            "id": deal.pk,
+            "company": deal.company,
+            "domain": deal.domain,
+            "status": deal.status,
+            "reason": deal.lost_reason if deal.status == DealStatus.LOST else deal.decision_reason,
+            "protected_until": deal.protected_until,
+            "url": portal_url(deal.get_absolute_url()),
+        },
+        "partner": {"id": deal.partner_id},
+        "customer": {"id": deal.customer_id, "external_id": deal.customer.external_id} if deal.customer_id else None,
+    }
+    publish_event(type="deal.status_changed", data=data, partner_id=deal.partner_id, customer_id=deal.customer_id)
 
 
 def _tell_partner(deal: DealRegistration, *, kind: str, title: str, body: str) -> None:

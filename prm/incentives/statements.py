@@ -44,6 +44,7 @@ from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string
 from prm.core.periods import BillingPeriod
 from prm.incentives.models import CommissionEntry, Payout, Statement, StatementStatus
+from prm.notifications.webhooks import portal_url, publish_event
 from prm.partners.models import Partner
 
 
@@ -214,7 +215,29 @@ def statement_approve(*, actor, statement: Statement) -> Statement:
         statement.save(update_fields=["status", "approved_at", "approved_by"])
         if negative:
             _carry_forward(statement)
+        # The partner's (and the vendor's) systems hear of it once this commits.
+        publish_event(type="commission.statement_approved", data=_approved_event(statement),
+                      partner_id=statement.partner_id)  # fmt: skip
     return statement
+
+
+def _approved_event(statement: Statement) -> dict:
+    """The `commission.statement_approved` webhook payload (amounts as strings)."""
+    currency = statement.currency
+    return {
+        "statement": {
+            "id": statement.pk,
+            "period": statement.period,
+            "currency": currency,
+            "status": statement.status,
+            "carried_in": money_string(Decimal(statement.carried_in), currency),
+            "entries_total": money_string(Decimal(statement.entries_total), currency),
+            "total": money_string(Decimal(statement.total), currency),
+            "approved_at": statement.approved_at.isoformat(),
+            "url": portal_url(statement.get_absolute_url()),
+        },
+        "partner": {"id": statement.partner_id},
+    }
 
 
 def _carry_forward(carried: Statement) -> None:

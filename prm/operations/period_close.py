@@ -17,6 +17,10 @@ they are, so a second run finalizes nothing new and takes no new numbers.
    (and its growth), the period's statements gather them, and each partner's tier is evaluated
    on the trailing twelve months (proposals a manager confirms), and partners move forward to the
    lifecycle stage their evidence shows. Each step is idempotent too.
+
+5. and customers hear where they could pay less: `recommendations_refresh` re-prices the last three
+   closed periods' usage on the other plans and a lower commitment (prm/billing/recommendations.py),
+   and a new recommendation notifies the customer's and its partner's admins (idempotent as well).
 """
 
 from collections import defaultdict
@@ -29,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from prm.billing.models import Invoice, InvoiceStatus
+from prm.billing.recommendations import recommendations_refresh
 from prm.billing.services import invoice_draft_ensure, invoice_finalize
 from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
@@ -56,6 +61,7 @@ class PeriodCloseSummary:
     statements: dict = field(default_factory=dict)
     tier_evaluations: dict = field(default_factory=dict)
     stages: dict = field(default_factory=dict)
+    recommendations: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -69,6 +75,7 @@ class PeriodCloseSummary:
             "statements": self.statements,
             "tier_evaluations": self.tier_evaluations,
             "stages": self.stages,
+            "recommendations": self.recommendations,
         }
 
     def __str__(self) -> str:
@@ -80,7 +87,8 @@ class PeriodCloseSummary:
             f"Commissions: {self.commissions.get('accrued', 0)} entries accrued, "
             f"{self.commissions.get('growth', 0)} growth; statements: {self.statements.get('statements', 0)}; "
             f"tier proposals: {self.tier_evaluations.get('upgrades', 0)} up, "
-            f"{self.tier_evaluations.get('downgrades', 0)} down."
+            f"{self.tier_evaluations.get('downgrades', 0)} down; "
+            f"recommendations: {self.recommendations.get('created', 0)} new."
         )
 
 
@@ -143,4 +151,5 @@ def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
     summary.statements = statements_generate(period).as_dict()
     summary.tier_evaluations = tier_evaluations_propose(period=period).as_dict()
     summary.stages = partner_stages_refresh().as_dict()
+    summary.recommendations = recommendations_refresh(period=period).as_dict()
     return summary

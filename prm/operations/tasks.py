@@ -2,8 +2,10 @@
 
 from celery import shared_task
 
+from prm.billing.recommendations import recommendations_refresh
 from prm.core.periods import BillingPeriod
 from prm.incentives.accrual import commissions_sync
+from prm.operations.alerting import alerts_evaluate
 from prm.operations.lifecycle import partner_stages_refresh
 from prm.operations.period_close import period_close
 from prm.operations.tier_evaluation import last_closed_period, tier_evaluations_propose
@@ -32,6 +34,23 @@ def commissions_sync_task() -> dict:
 
 
 @shared_task
+def recommendations_refresh_task(period: str | None = None) -> dict:
+    """Re-price the three closed periods ending with `period` ("YYYY-MM"; default: the last closed one)
+    on the other plans and a lower commitment; the period close runs the same step."""
+    target = BillingPeriod.parse(period) if period else last_closed_period()
+    if target is None:
+        return {"period": None, "skipped": "no billing period has been closed yet"}
+    return recommendations_refresh(period=target).as_dict()
+
+
+@shared_task
 def partner_stages_task() -> dict:
     """Move partners forward to the lifecycle stage their evidence shows (beat, hourly)."""
     return partner_stages_refresh().as_dict()
+
+
+@shared_task
+def alerts_evaluate_task() -> dict:
+    """Evaluate the usage and spend alert rules (beat, every 15 minutes); returns the alerts fired."""
+    fired = alerts_evaluate()
+    return {"fired": len(fired), "alerts": [alert.pk for alert in fired]}

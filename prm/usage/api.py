@@ -4,21 +4,22 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prm.accounts.models import ApiKey
-from prm.core.api import ScopedReadOnlyViewSet
+from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from prm.core.money import plain_decimal
-from prm.customers.models import Customer
+from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin, call_service
+from prm.customers.models import Customer, Subscription
 from prm.plans.models import Metric
-from prm.usage import parsing, services
-from prm.usage.filtersets import EventFilterSet, QuarantineFilterSet
+from prm.usage import alerts, parsing, services
+from prm.usage.filtersets import AlertFilterSet, AlertRuleFilterSet, EventFilterSet, QuarantineFilterSet
 from prm.usage.ingest import Outcome, events_ingest
-from prm.usage.models import QuarantinedEvent, UsageEvent
+from prm.usage.models import ALERT_DECIMAL_PLACES, ALERT_MAX_DIGITS, Alert, AlertRule, QuarantinedEvent, UsageEvent
 from prm.usage.parsing import PayloadError, TooManyEvents
 from prm.usage.selectors import GRANULARITIES, usage_buckets
 
@@ -332,3 +333,114 @@ class QuarantineViewSet(ScopedReadOnlyViewSet):
         _service_errors(services.quarantine_discard, actor=request.user, item=item, **data.validated_data)
         item.refresh_from_db()
         return Response(QuarantinedEventSerializer(item).data)
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DecimalString(serializers.DecimalField):
+    """A decimal in and out as a string without trailing zeros ("80", "12.5")."""
+
+    def to_representation(self, value):
+        return None if value is None else plain_decimal(value)
+
+
+class AlertRuleSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, serializers.ModelSerializer):
+    customer = serializers.SlugRelatedField(
+        slug_field="external_id", queryset=Customer.objects.none(), required=False,
+        help_text="The customer's external id (a customer's own people may leave it out).",
+    )  # fmt: skip
+    subscription = serializers.SlugRelatedField(
+        slug_field="external_id", queryset=Subscription.objects.none(), required=False, allow_null=True,
+        help_text="The subscription watched (its commitment, its spend); null: all of the customer's.",
+    )  # fmt: skip
+    metric = serializers.SlugRelatedField(
+        slug_field="code", queryset=Metric.objects.all(), required=False, allow_null=True,
+        help_text="The metric's code: required for usage and anomaly rules; for spend, only that metric's charges.",
+    )  # fmt: skip
+    threshold = DecimalString(
+        max_digits=ALERT_MAX_DIGITS, decimal_places=ALERT_DECIMAL_PLACES, required=False, allow_null=True,
+        help_text="Greater than 0: in the metric's unit or the currency (absolute), or a percentage (80 = 80 %). "
+        "Null for anomaly rules.",
+    )  # fmt: skip
+    k = DecimalString(max_digits=6, decimal_places=2, required=False, help_text="Anomalies: default 3.")
+    is_default = serializers.BooleanField(read_only=True)
+    description = serializers.CharField(read_only=True)
+
+    scoped_related = {"customer": "customers.Customer", "subscription": "customers.Subscription"}
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id", "customer", "subscription", "metric", "measure", "basis", "threshold", "k", "baseline_days",
+            "is_active", "is_default", "description", "created_by", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_by", "created_at", "updated_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list):
+            fields["customer"].read_only = True  # a rule stays with its customer
+        return fields
+
+    def perform_service_create(self, actor, data):
+        return alerts.alert_rule_create(actor=actor, **data)
+
+    def perform_service_update(self, actor, instance, data):
+        return alerts.alert_rule_update(actor=actor, rule=instance, **data)
+
+
+class AlertRuleViewSet(ScopedModelViewSet):
+    """Usage and spend alert rules: customer admins for their customer, partner admins and reps for
+    their customers, managers for all; viewers read. Every subscription with a commitment has two
+    default rules (80 % and 100 % of it), which may be changed or switched off (is_active)."""
+
+    model = AlertRule
+    serializer_class = AlertRuleSerializer
+    filterset_class = AlertRuleFilterSet
+    select_related = ("customer", "subscription", "metric")
+    lookup_value_regex = r"\d+"
+
+    def can_create(self):
+        return alerts.can_manage_alert_rules(self.request.user)
+
+    def can_change(self, obj):
+        return alerts.can_manage_alert_rules(self.request.user)
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    subscription = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    metric = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    threshold = DecimalString(max_digits=None, decimal_places=None, read_only=True)
+    limit = DecimalString(max_digits=None, decimal_places=None, read_only=True)
+    observed = DecimalString(max_digits=None, decimal_places=None, read_only=True)
+    baseline_median = DecimalString(max_digits=None, decimal_places=None, read_only=True)
+    baseline_mad = DecimalString(max_digits=None, decimal_places=None, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "rule", "customer", "customer_name", "subscription", "metric", "measure", "basis", "period_start",
+            "period_end", "threshold", "limit", "observed", "unit", "baseline_median", "baseline_mad",
+            "baseline_days", "message", "fired_at", "acknowledged_at", "acknowledged_by",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class AlertViewSet(ScopedReadOnlyViewSet):
+    """Alerts fired by the rules, newest first; `POST …/{id}/acknowledge/` marks one dealt with."""
+
+    model = Alert
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilterSet
+    select_related = ("customer", "subscription", "metric")
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(request=None, responses={200: AlertSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        alert = call_service(alerts.alert_acknowledge, actor=request.user, alert=self.get_object())
+        return Response(self.get_serializer(alert).data)

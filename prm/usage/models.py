@@ -243,3 +243,156 @@ class UsageUpload(models.Model):
 
     def __str__(self):
         return f"{self.filename} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+# --- usage and spend alerts -------------------------------------------------------------------
+
+
+class AlertMeasure(models.TextChoices):
+    USAGE = "usage", "Usage of a metric"
+    SPEND = "spend", "Spend (the open period's charges)"
+
+
+class AlertBasis(models.TextChoices):
+    ABSOLUTE = "absolute", "A fixed amount"
+    PERCENT_OF_COMMITMENT = "percent_of_commitment", "Percent of the commitment"
+    PERCENT_OF_CREDIT = "percent_of_credit", "Percent of prepaid credits"
+    ANOMALY = "anomaly", "Unusual day (departure from the recent baseline)"
+
+
+PERCENT_BASES = (AlertBasis.PERCENT_OF_COMMITMENT, AlertBasis.PERCENT_OF_CREDIT)
+ALERT_DECIMAL_PLACES = 6
+ALERT_MAX_DIGITS = 30
+
+
+def _alert_decimal(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=ALERT_MAX_DIGITS, decimal_places=ALERT_DECIMAL_PLACES, **kwargs)
+
+
+class AlertRule(models.Model):
+    """When to tell a customer's people (and their partner) that usage or spend crossed a line.
+
+    Thresholds are absolute (in the metric's unit, or in the customer's currency), a percentage of
+    the subscription's commitment or of the prepaid credits available, or an anomaly: a day's usage
+    far from its recent baseline (median ± k·1.4826·MAD, see prm/usage/alerts.py). Evaluated by
+    prm/operations/alerting.py; each rule fires at most once per billing period and threshold (an
+    anomaly rule once per day).
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="alert_rules")
+    subscription = models.ForeignKey(
+        "customers.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="alert_rules",
+        help_text="The subscription whose spend or commitment is watched; empty: all of the customer's.",
+    )  # fmt: skip
+    metric = models.ForeignKey(
+        "plans.Metric", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The metric watched (required for usage and anomalies; for spend, only that metric's charges).",
+    )  # fmt: skip
+    measure = models.CharField(max_length=10, choices=AlertMeasure.choices)
+    basis = models.CharField(max_length=30, choices=AlertBasis.choices)
+    threshold = _alert_decimal(
+        null=True, blank=True,
+        help_text="Absolute: in the metric's unit or the currency. Percent: 80 means 80 %. Empty for anomalies.",
+    )  # fmt: skip
+    k = models.DecimalField(
+        max_digits=6, decimal_places=2, default=3,
+        help_text="Anomalies: how many typical deviations (1.4826 × MAD) from the median make a day unusual.",
+    )  # fmt: skip
+    baseline_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Anomalies: how many full days before the day make its baseline."
+    )
+    # The defaults every subscription with a commitment gets ("commitment-80", "commitment-100");
+    # empty for the rules people make. People may change or switch off a default; it is never re-made.
+    default_key = models.CharField(max_length=30, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tenancy = USAGE_TENANCY
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer__name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(basis=AlertBasis.ANOMALY) | Q(threshold__gt=0), name="alert_rule_threshold_positive"
+            ),
+            models.CheckConstraint(condition=Q(k__gt=0), name="alert_rule_k_positive"),
+            models.CheckConstraint(condition=Q(baseline_days__gte=3), name="alert_rule_baseline_days_min"),
+            # Made once per subscription, however many evaluations race to make them.
+            models.UniqueConstraint(
+                fields=["subscription", "default_key"], condition=~Q(default_key=""), name="alert_rule_default_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["is_active", "basis"], name="alert_rule_active_basis")]
+
+    def __str__(self):
+        return self.description
+
+    def get_absolute_url(self):
+        return reverse("alert_rule_edit", args=[self.pk])
+
+    @property
+    def is_default(self) -> bool:
+        return bool(self.default_key)
+
+    @property
+    def description(self) -> str:
+        """What the rule watches, in a line: "Spend ≥ 80 % of the commitment (sub_acme)"."""
+        from prm.usage.alerts import rule_description  # the wording lives with the rest of the alerts' words
+
+        return rule_description(self)
+
+
+class Alert(models.Model):
+    """One firing of a rule: the figures it saw, kept as they were (the rule may change later)."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="alerts")
+    subscription = models.ForeignKey(
+        "customers.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    metric = models.ForeignKey("plans.Metric", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    measure = models.CharField(max_length=10, choices=AlertMeasure.choices)
+    basis = models.CharField(max_length=30, choices=AlertBasis.choices)
+    # The billing period [start, end), or for an anomaly the day it is about.
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    threshold = _alert_decimal(help_text="The rule's threshold when it fired (percent, absolute value, or k).")
+    limit = _alert_decimal(help_text="The value that was crossed, in `unit`.")
+    observed = _alert_decimal(help_text="What was seen, in `unit`.")
+    unit = models.CharField(max_length=40, help_text="The metric's unit or the currency.")
+    baseline_median = _alert_decimal(null=True, blank=True)
+    baseline_mad = _alert_decimal(null=True, blank=True, help_text="Median absolute deviation of the baseline days.")
+    baseline_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField()
+    fired_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    tenancy = USAGE_TENANCY
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-fired_at", "-pk"]
+        constraints = [
+            # A rule fires once per billing period (anomaly: per day) and threshold, even when two
+            # evaluations run at once: the second insert fails and fires nothing.
+            models.UniqueConstraint(fields=["rule", "period_start", "threshold"], name="alert_once_per_period"),
+        ]
+        indexes = [models.Index(fields=["customer", "-fired_at"], name="alert_customer_fired")]
+
+    def __str__(self):
+        return f"{self.get_basis_display()} · {self.customer} · {self.fired_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        return reverse("alert_detail", args=[self.pk])
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None

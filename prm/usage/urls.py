@@ -13,4 +13,10 @@ urlpatterns = [
     path("quarantine/<int:pk>/discard/", views.quarantine_act, {"action": "discard"}, name="quarantine_discard"),
     path("upload/", views.UsageUploadView.as_view(), name="usage_upload"),
     path("uploads/<int:pk>/report.csv", views.usage_upload_report, name="usage_upload_report"),
+    path("alert-rules/", views.AlertRuleListView.as_view(), name="alert_rule_list"),
+    path("alert-rules/new/", views.AlertRuleCreateView.as_view(), name="alert_rule_create"),
+    path("alert-rules/<int:pk>/edit/", views.AlertRuleEditView.as_view(), name="alert_rule_edit"),
+    path("alerts/", views.AlertListView.as_view(), name="alert_list"),
+    path("alerts/<int:pk>/", views.AlertDetailView.as_view(), name="alert_detail"),
+    path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
 ]

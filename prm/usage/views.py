@@ -6,16 +6,18 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views import View
 from django.views.decorators.http import require_POST
 
-from prm.core.views import ObjectDetailView, ObjectListView, add_errors
-from prm.usage import services
-from prm.usage.filtersets import EventFilterSet, QuarantineFilterSet
-from prm.usage.forms import ReasonForm, ReplaceForm, UsageUploadForm
-from prm.usage.models import QuarantinedEvent, QuarantineStatus, UsageEvent, UsageUpload
-from prm.usage.tables import QuarantineTable, UsageEventTable, UsageUploadTable
+from prm.core.views import ObjectCreateView, ObjectDetailView, ObjectEditView, ObjectListView, add_errors
+from prm.usage import alerts, services
+from prm.usage.filtersets import AlertFilterSet, AlertRuleFilterSet, EventFilterSet, QuarantineFilterSet
+from prm.usage.forms import AlertRuleForm, ReasonForm, ReplaceForm, UsageUploadForm
+from prm.usage.models import Alert, AlertRule, QuarantinedEvent, QuarantineStatus, UsageEvent, UsageUpload
+from prm.usage.tables import AlertRuleTable, AlertTable, QuarantineTable, UsageEventTable, UsageUploadTable
 from prm.usage.uploads import usage_csv_upload
 
 
@@ -160,3 +162,102 @@ def usage_upload_report(request, pk):
     response = HttpResponse(upload.report, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="report-{slugify(upload.filename)}-{upload.pk}.csv"'
     return response
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+class AlertRuleListView(ObjectListView):
+    model = AlertRule
+    table_class = AlertRuleTable
+    filterset_class = AlertRuleFilterSet
+    select_related = ("customer", "subscription", "metric")
+    title = "Alert rules"
+    create_url_name = "alert_rule_create"
+    template_name = "usage/alertrule_list.html"
+
+    def can_create(self):
+        return alerts.can_manage_alert_rules(self.request.user)
+
+    def get_table_kwargs(self):
+        # A customer's people see their own rules only: the customer column would repeat itself.
+        return {"exclude": ("customer",)} if self.request.user.is_customer_user else {}
+
+
+class AlertRuleFormMixin:
+    model = AlertRule
+    form_class = AlertRuleForm
+    template_name = "usage/alertrule_form.html"
+
+    def get_success_url(self):
+        return reverse("alert_rule_list")
+
+
+class AlertRuleCreateView(AlertRuleFormMixin, ObjectCreateView):
+    def can_create(self):
+        return alerts.can_manage_alert_rules(self.request.user)
+
+    def save(self, form):
+        return alerts.alert_rule_create(actor=self.request.user, **form.cleaned_data)
+
+
+class AlertRuleEditView(AlertRuleFormMixin, ObjectEditView):
+    select_related = ("customer", "subscription", "metric")
+
+    def can_edit(self, obj):
+        return alerts.can_manage_alert_rules(self.request.user)
+
+    def save(self, form):
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "customer"}
+        return alerts.alert_rule_update(actor=self.request.user, rule=self.object, **fields)
+
+
+class AlertListView(ObjectListView):
+    model = Alert
+    table_class = AlertTable
+    filterset_class = AlertFilterSet
+    select_related = ("customer", "metric")
+    title = "Alerts"
+    template_name = "usage/alert_list.html"
+
+    def get_table_kwargs(self):
+        return {"exclude": ("customer",)} if self.request.user.is_customer_user else {}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(can_acknowledge=alerts.can_acknowledge_alerts(self.request.user), **kwargs)
+
+
+class AlertDetailView(ObjectDetailView):
+    model = Alert
+    select_related = ("rule", "customer", "subscription", "metric", "acknowledged_by")
+    template_name = "usage/alert_detail.html"
+
+    def get_context_data(self, **kwargs):
+        alert = self.object
+        figures = {
+            "observed": alerts.figure(alert.observed),
+            "limit": alerts.figure(alert.limit),
+            "threshold": alerts.figure(alert.threshold),
+            "median": alerts.figure(alert.baseline_median) if alert.baseline_median is not None else "",
+            "mad": alerts.figure(alert.baseline_mad) if alert.baseline_mad is not None else "",
+        }
+        return super().get_context_data(
+            figures=figures,
+            can_acknowledge=alerts.can_acknowledge_alerts(self.request.user),
+            can_edit_rule=alerts.can_manage_alert_rules(self.request.user),
+            **kwargs,
+        )
+
+
+@require_POST
+@login_required
+def alert_acknowledge(request, pk):
+    alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
+    alerts.alert_acknowledge(actor=request.user, alert=alert)  # PermissionDenied: 403 for viewers
+    messages.success(request, "Alert acknowledged.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = alert.get_absolute_url()
+    return redirect(target)

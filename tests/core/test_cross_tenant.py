@@ -17,7 +17,7 @@ from prm.accounts.models import ApiKey, Invitation, User
 from prm.accounts.services import api_key_create, invitation_create
 from prm.api_urls import router
 from prm.billing.credits import credit_grant_create
-from prm.billing.models import CreditDrawdown, CreditGrant, CreditNote, Invoice, InvoiceLine
+from prm.billing.models import CreditDrawdown, CreditGrant, CreditNote, Invoice, InvoiceLine, Recommendation
 from prm.billing.services import credit_note_create, invoice_finalize, invoice_refresh_draft
 from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
@@ -36,8 +36,9 @@ from prm.enablement.services import (
 from prm.incentives.accrual import accrue_invoice
 from prm.incentives.models import CommissionEntry, CommissionRule, MdfBudget, MdfRequest, Payout, Statement
 from prm.incentives.rules import commission_rule_create
-from prm.notifications.models import Notification
+from prm.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from prm.notifications.services import notify
+from prm.notifications.webhooks import webhook_endpoint_create
 from prm.partners.models import (
     ApplicationComment,
     OnboardingItem,
@@ -52,8 +53,9 @@ from prm.partners.models import (
     TierEvaluation,
 )
 from prm.plans.models import Metric, Plan, PlanVersion
+from prm.usage.alerts import alert_record, alert_rule_create
 from prm.usage.ingest import events_ingest
-from prm.usage.models import QuarantinedEvent, UsageAmendment, UsageEvent, UsageRollup, UsageUpload
+from prm.usage.models import Alert, AlertRule, QuarantinedEvent, UsageAmendment, UsageEvent, UsageRollup, UsageUpload
 from prm.usage.parsing import cloudevent
 from prm.usage.services import event_void
 from prm.usage.uploads import usage_csv_upload
@@ -61,6 +63,13 @@ from prm.usage.uploads import usage_csv_upload
 # Portal pages that show one object, by the model whose pk they take, and how they are reached.
 OBJECT_URLS = {
     "notification_open": (Notification, "get"),  # a person's own: another's answers 404
+    # Webhook endpoints: a partner's own (its admins) or the vendor's (managers only).
+    "webhook_detail": (WebhookEndpoint, "get"),
+    "webhook_edit": (WebhookEndpoint, "get"),
+    "webhook_ping": (WebhookEndpoint, "post"),
+    "webhook_rotate_secret": (WebhookEndpoint, "post"),
+    "webhook_deactivate": (WebhookEndpoint, "post"),
+    "webhook_delivery_resend": (WebhookDelivery, "post"),
     "partner_detail": (Partner, "get"),
     "partner_edit": (Partner, "get"),
     "customer_detail": (Customer, "get"),
@@ -73,6 +82,9 @@ OBJECT_URLS = {
     "quarantine_reprocess": (QuarantinedEvent, "post"),
     "quarantine_discard": (QuarantinedEvent, "post"),
     "usage_upload_report": (UsageUpload, "get"),
+    "alert_rule_edit": (AlertRule, "get"),
+    "alert_detail": (Alert, "get"),
+    "alert_acknowledge": (Alert, "post"),
     "metric_edit": (Metric, "get"),  # the catalogue: visible to all, editable by managers (403)
     "plan_detail": (Plan, "get"),  # the catalogue too
     "plan_edit": (Plan, "get"),
@@ -80,11 +92,16 @@ OBJECT_URLS = {
     "invoice_void": (Invoice, "post"),
     "invoice_credit": (Invoice, "post"),
     "credit_grant_detail": (CreditGrant, "get"),
+    "recommendation_detail": (Recommendation, "get"),
+    "recommendation_dismiss": (Recommendation, "post"),
     "subscription_detail": (Subscription, "get"),
     "subscription_change_plan": (Subscription, "post"),
     "subscription_change_commitment": (Subscription, "post"),
     "subscription_end": (Subscription, "post"),
     "subscription_change_cancel": (SubscriptionChange, "post"),
+    "subscription_change_preview": (Subscription, "get"),  # the price impact of a change (prm/operations)
+    "subscription_change_approve": (SubscriptionChange, "post"),  # managers decide; others who see it: 403
+    "subscription_change_reject": (SubscriptionChange, "post"),
     "tier_edit": (Tier, "get"),  # the catalogue: visible to all, editable by managers (403)
     "tier_evaluation_detail": (TierEvaluation, "get"),
     "tier_evaluation_confirm": (TierEvaluation, "post"),
@@ -131,8 +148,11 @@ OBJECT_URLS = {
 LIST_URLS = [
     "home", "partner_list", "customer_list", "user_list", "invitation_list", "api_keys", "metric_list",
     "usage_event_list", "quarantine_list", "usage_upload", "plan_list", "quote_calculator", "invoice_list",
-    "credit_grant_list", "statement_list", "notification_inbox",
+    "credit_grant_list", "statement_list", "notification_inbox", "notification_preferences", "webhook_list",
+    "recommendation_list",
     "tier_list", "tier_evaluation_list",
+    "subscription_change_list", "contract_policy",  # the program's contract rules: read by all, set by managers
+    "alert_rule_list", "alert_list",
     "application_list", "onboarding_list", "coverage",
     "commission_rule_list", "commission_list",
     "deal_list", "mdf_request_list", "mdf_budget_list",
@@ -146,6 +166,8 @@ CREATE_URLS = [
     "commission_rule_create",
     "deal_create", "mdf_request_create", "mdf_budget_create",
     "course_create", "resource_create",
+    "alert_rule_create",
+    "webhook_create",
 ]  # fmt: skip
 # Actions on many rows at once, for channel managers only.
 MANAGER_ACTIONS = ["quarantine_reprocess_all"]
@@ -169,11 +191,14 @@ API_ROUTES = {
     "metric": None,
     "plan": None,
     "quarantine": QuarantinedEvent,
+    "alert-rule": AlertRule,
+    "alert": Alert,
     "subscription": Subscription,
     "subscription-change": SubscriptionChange,
     "invoice": Invoice,
     "credit-note": CreditNote,
     "credit-grant": CreditGrant,
+    "recommendation": Recommendation,
     "statement": Statement,
     "payout": Payout,
     "commission-rule": None,  # the program's rules: everyone signed in reads them
@@ -183,9 +208,14 @@ API_ROUTES = {
     "commission": CommissionEntry,
     "deal": DealRegistration,
     "mdf-request": MdfRequest,
+    "notification": None,  # a person's own, not a tenant's: tests/notifications/test_api.py checks it
+    "webhook": WebhookEndpoint,
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
-API_PATHS = {"events", "events-batch", "event-void", "event-replace", "usage", "quotes", "deal-won"}
+API_PATHS = {
+    "events", "events-batch", "event-void", "event-replace", "usage", "quotes", "deal-won", "webhook-ping-exact",
+    "subscription-change-preview",
+}  # fmt: skip
 # Rows only channel managers see, even when a partner's key caused them.
 VENDOR_ONLY = {QuarantinedEvent, PartnerApplication, ApplicationComment, TargetMarket}
 
@@ -366,6 +396,50 @@ def _enablement_of_b(world):
     return owned, above_tier
 
 
+def _webhooks_of_b(world):
+    """B's webhook endpoint (made by B's admin) with one delivery (made directly: nothing is sent)."""
+    endpoint = WebhookEndpoint.objects.filter(partner=world.partner_b).first() or webhook_endpoint_create(
+        actor=world.admin_b, url="https://hooks.beta.example/prm", event_types=["*"], description="B's hook"
+    )
+    delivery = endpoint.deliveries.first() or WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id="00000000-0000-4000-8000-00000000000b", event_type="invoice.finalized", body="{}"
+    )
+    return {WebhookEndpoint: endpoint, WebhookDelivery: delivery}
+
+
+def _alerts_of_b(world):
+    """A usage rule B's admin set for B's customer, and an alert it fired (recorded directly: the
+    evaluation's figures are tested in tests/operations/test_alerting.py)."""
+    metric, _ = Metric.objects.get_or_create(
+        code="calls", defaults={"name": "Calls", "unit": "call", "aggregation": "sum", "field": "calls"}
+    )
+    rule = alert_rule_create(
+        actor=world.admin_b, customer=world.customer_b1, metric=metric, measure="usage", basis="absolute", threshold=1
+    )
+    alert = alert_record(
+        rule=rule, customer=world.customer_b1, metric=metric, measure="usage", basis="absolute",
+        period_start=datetime(2026, 11, 1, tzinfo=UTC), period_end=datetime(2026, 12, 1, tzinfo=UTC), threshold=1,
+        limit=1, observed=3, unit="call", message="B1 Corp used 3 call of Calls",
+        fired_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )  # fmt: skip
+    return {AlertRule: rule, Alert: alert}
+
+
+def _recommendation_of_b(world):
+    """Advice for B's customer (made directly: tests/billing/test_recommendations.py computes real figures)."""
+    subscription = Subscription.objects.get(external_id="sub_b1")
+    recommendation, _ = Recommendation.objects.get_or_create(
+        subscription=subscription,
+        defaults={
+            "customer": world.customer_b1, "kind": "commitment", "current_plan_version": subscription.plan_version,
+            "current_commitment": 10, "target_commitment": 5, "period": "2026-10", "periods": [], "currency": "USD",
+            "actual_total": 30, "alternative_total": 15, "saving": 15, "saving_percent": 50,
+            "computed_at": datetime(2026, 11, 1, tzinfo=UTC),
+        },
+    )  # fmt: skip
+    return {Recommendation: recommendation}
+
+
 def _owned_by_b(world):
     """One row of every tenant model that belongs to partner B (or its customer)."""
     invitation, _token = invitation_create(
@@ -384,6 +458,9 @@ def _owned_by_b(world):
         **_lifecycle_rows_of_b(world),
         **_sell_rows_of_b(world),
         **_enablement_of_b(world)[0],
+        **_alerts_of_b(world),
+        **_webhooks_of_b(world),
+        **_recommendation_of_b(world),
     }
 
 
@@ -412,17 +489,26 @@ def _foreign_objects(world):
     sell_b = _sell_rows_of_b(world)
     budget = MdfBudget.objects.create(tier=world.partner_b.tier, period="2026-Q4", amount=1000, currency="USD")
     enablement_b, above_tier = _enablement_of_b(world)
+    alerts_b = _alerts_of_b(world)
+    webhooks_b = _webhooks_of_b(world)
+    recommendation_b = _recommendation_of_b(world)[Recommendation]
+    # The vendor's endpoint: no partner's user finds it.
+    vendor_hook = webhook_endpoint_create(actor=world.manager, url="https://hooks.vendor.example/", event_types=["*"])
     cases = []
     for user in (world.admin_a, world.rep_a, world.customer_user_a1):
         cases += [(user, world.partner_b), (user, world.customer_b1), (user, invitation_b), (user, key_b)]
         cases += [(user, usage_b[UsageEvent]), (user, usage_b[QuarantinedEvent]), (user, usage_b[UsageUpload])]
         cases += [(user, usage_b[Invoice]), (user, usage_b[CreditGrant])]
+        cases += [(user, usage_b[Subscription]), (user, usage_b[SubscriptionChange])]
+        cases += [(user, recommendation_b)]
         cases += [(user, evaluation_b)]
         cases += [(user, usage_b[Statement])]
         cases += [(user, lifecycle_b[PartnerApplication]), (user, lifecycle_b[OnboardingTask])]
         cases += [(user, lifecycle_b[TargetMarket])]
         cases += [(user, sell_b[DealRegistration]), (user, sell_b[MdfRequest]), (user, budget)]
         cases += [(user, enablement_b[QuizAttempt]), *((user, row) for row in above_tier.values())]
+        cases += [(user, alerts_b[AlertRule]), (user, alerts_b[Alert])]
+        cases += [(user, webhooks_b[WebhookEndpoint]), (user, webhooks_b[WebhookDelivery]), (user, vendor_hook)]
     # A rep sees only the customers assigned to them; a customer only itself.
     notification_b = notify(users=[world.admin_b], kind="test", title="For B only", email=False)[0]
     cases += [(user, notification_b) for user in (world.admin_a, world.rep_a, world.customer_user_a1, world.manager)]
@@ -538,6 +624,8 @@ def test_create_pages_refuse_roles_without_the_right(world, client):
         statuses["mdf_budget_create"] = 200 if user.is_manager else 403
         statuses["target_market_create"] = 200 if user.is_manager else 403  # the strategy too
         statuses["course_create"] = statuses["resource_create"] = 200 if user.is_manager else 403  # enablement
+        statuses["alert_rule_create"] = 403 if user.role == "customer_viewer" else 200  # viewers only read alerts
+        statuses["webhook_create"] = 200 if user.is_manager or user.is_partner_admin else 403
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         for name, status in statuses.items():
             response = client.get(reverse(name))
@@ -629,6 +717,11 @@ def test_api_paths_outside_the_router_are_scoped(world, client):
         won = reverse("deal-won", args=[owned[DealRegistration].pk])
         response = client.post(won, {"external_id": "cus_x"}, content_type="application/json")
         assert response.status_code == 404, (user.email, "deal-won")
+        preview = reverse("subscription-change-preview", args=[owned[Subscription].pk])
+        response = client.post(preview, {"kind": "commitment", "commitment": "5"}, content_type="application/json")
+        assert response.status_code == 404, (user.email, "subscription-change-preview")
+        ping = reverse("webhook-ping-exact", args=[owned[WebhookEndpoint].pk])
+        assert client.post(ping).status_code == 404, (user.email, "webhook-ping-exact")
     event_b.refresh_from_db()
     assert event_b.status == "active"
     # Sending usage: partners yes (their own customers), customers no.

@@ -332,8 +332,9 @@ def test_queries_are_pinned_whatever_the_number_of_customers(world, dataset, cli
     # Session, user, membership; the customer; subscriptions + their changes; metrics; usage by
     # day: 2 metrics; drafts + lines; cumulative spend by hour: 2 metrics; grants (no balances to
     # prefetch when there is none); latest invoices; last month's totals; people; invitations;
-    # the navigation's customer name.
-    assert before == 19
+    # the navigation's customer name; the open savings recommendations (the "You could save" card);
+    # the alerts card's alerts.
+    assert before == 21
 
     for index in range(20):
         other = factories.CustomerFactory(reseller=world.partner_a, external_id=f"cus_more_{index}")

@@ -393,9 +393,10 @@ def test_queries_are_pinned_and_flat_as_customers_grow(world, book, client):
     # Session, user, membership; the last close, the partner, invoices grouped, the ledger grouped,
     # statements grouped, the forecast (rules, drafts, their lines, customers' firsts, bonuses earned),
     # customers counted, the stage history, the tier evaluation, the tiers, the navigation's partner;
-    # by metric: the invoice lines grouped too. A rep: no statements.
-    assert before == [19, 20]
-    assert rep_before == 16  # no statements, and no tier evaluation to read (nor tiers)
+    # the open savings recommendations ("Customers who could pay less"); by metric: the invoice lines
+    # grouped too. A rep: no statements.
+    assert before == [20, 21]
+    assert rep_before == 17  # no statements, and no tier evaluation to read (nor tiers)
 
     # With 22 USD customers: the 8 largest (ties by name), the other 14 together (30.00 each in M1), whose
     # segment drills down to the month's invoices; the growth table pages by ten.

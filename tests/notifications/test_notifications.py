@@ -20,7 +20,7 @@ def test_notify_stores_one_per_person_and_emails_after_commit(world):
         assert mail.outbox == []  # nothing leaves before the hand-off is committed
     assert sorted(message.to[0] for message in mail.outbox) == sorted([world.admin_a.email, world.rep_a.email])
     message = mail.outbox[0]
-    assert message.subject == "Deal approved: Acme"
+    assert message.subject == "[Northwind Cloud] Deal approved: Acme"  # prefixed with the portal's name
     assert "Protected until 2027-02-21." in message.body and "http://127.0.0.1:8000/deals/1/" in message.body
     assert Notification.objects.filter(emailed_at__isnull=False).count() == 2
 

@@ -42,7 +42,7 @@ def test_percentile_refuses_nonsense():
 
 @pytest.mark.parametrize(
     ("raw", "shown"),
-    [(21534.7, 21535), (123.4, 123), (45.67, 45.7), (4.567, 4.57), (0.12345, 0.123)],
+    [(21534.7, 21535), (123.4, 123), (45.67, 45.7), (4.567, 4.57), (0.12345, 0.123), (0.00012345, 0.000123), (0, 0)],
 )
 def test_rounded_keeps_about_three_significant_digits(raw, shown):
     assert rounded(raw) == shown
@@ -127,7 +127,7 @@ def test_ingest_end_to_end_against_a_live_server(transactional_db, live_server):
         assert set(line) == LINE_KEYS
         assert line["value"] > 0
         assert line["baseline"] > 0
-        assert line["ratio"] == round(line["value"] / line["baseline"], 3)
+        assert line["ratio"] == rounded(line["value"] / line["baseline"])
         assert line["database"] == connection.vendor
     units = {line["bench"]: line["unit"] for line in lines}
     assert units["ingest_batch"] == units["ingest_single"] == "events/s"

@@ -35,21 +35,22 @@ class BenchError(Exception):
 
 
 def rounded(value: float) -> float | int:
-    """About three significant digits, never fewer than whole units: 21534.7 → 21535, 4.567 → 4.57."""
+    """About three significant digits, never fewer than whole units: 21534.7 → 21535, 4.567 → 4.57,
+    0.00012345 → 0.000123 (a slow path against a fast baseline is a small ratio, never a printed 0)."""
     if value >= 100:
         return round(value)
     if value >= 10:
         return round(value, 1)
     if value >= 1:
         return round(value, 2)
-    return round(value, 3)
+    return float(f"{value:.3g}")
 
 
 def ratio_of(value: float, baseline: float) -> float:
     """value / baseline, from the printed (rounded) figures so a reader can check it."""
     if baseline == 0:
         raise BenchError("A baseline of 0 cannot be compared with.")
-    return round(value / baseline, 3)
+    return rounded(value / baseline)
 
 
 @dataclass(frozen=True)
