@@ -69,7 +69,7 @@ from prm.accounts.models import Role, User
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string, plain_decimal, round_money
 from prm.core.periods import BillingPeriod
-from prm.customers.models import Subscription, SubscriptionChange, SubscriptionStatus
+from prm.customers.models import ContractPolicy, PlanChoice, Subscription, SubscriptionChange, SubscriptionStatus
 from prm.notifications.services import notify
 from prm.plans import pricing
 from prm.plans.models import Metric, PlanVersion
@@ -189,9 +189,15 @@ class _Context:
 
 
 def _candidates() -> dict[str, list[Candidate]]:
-    """The current version of every active plan, by currency (one query)."""
+    """The current version of every plan a customer could move to, by currency (two queries): the active
+    plans, or only those the contract rules let customers choose (advice nobody but a channel manager
+    could take would only frustrate the customer and their partner)."""
     latest: dict[int, PlanVersion] = {}
-    versions = PlanVersion.objects.filter(plan__is_active=True).select_related("plan").order_by("plan_id", "-version")
+    versions = PlanVersion.objects.filter(plan__is_active=True)
+    policy = ContractPolicy.current()
+    if policy.plan_choice == PlanChoice.CHOSEN:
+        versions = versions.filter(plan__in=policy.self_service_plans.all())
+    versions = versions.select_related("plan").order_by("plan_id", "-version")
     for version in versions:
         latest.setdefault(version.plan_id, version)
     result: dict[str, list[Candidate]] = defaultdict(list)

@@ -32,6 +32,7 @@ from prm.customers.permissions import (
     is_customer_admin_of,
 )
 from prm.notifications.services import notify, notify_managers
+from prm.notifications.webhooks import publish_event
 from prm.partners.models import Partner
 from prm.plans import pricing
 from prm.plans.models import PlanVersion
@@ -408,13 +409,44 @@ def subscription_change_propose(
 
 
 def _apply(subscription: Subscription, change: SubscriptionChange) -> None:
-    """Make the change the subscription's latest terms (changes of a kind are in time order)."""
+    """Make the change the subscription's latest terms (changes of a kind are in time order), and
+    tell the partner's and the vendor's systems (webhook `subscription.changed`)."""
     if change.kind == ChangeKind.PLAN:
         subscription.plan_version_id = change.to_plan_version_id
         subscription.save(update_fields=["plan_version"])
     else:
         subscription.commitment = change.to_commitment
         subscription.save(update_fields=["commitment"])
+    publish_event(
+        type="subscription.changed",
+        data=lambda: _change_event(subscription, change),
+        partner_id=subscription.customer.reseller_id,
+        customer_id=subscription.customer_id,
+    )
+
+
+def _change_event(subscription: Subscription, change: SubscriptionChange) -> dict:
+    """The webhook payload: what changed, from when, in plain values (amounts as strings)."""
+
+    def plan(version_id):
+        return None if version_id is None else PlanVersion.objects.get(pk=version_id).plan.code
+
+    def amount(value):
+        return None if value is None else plain_decimal(value)
+
+    plan_change = change.kind == ChangeKind.PLAN
+    return {
+        "change": change.pk,
+        "subscription": subscription.external_id,
+        "customer": subscription.customer.external_id,
+        "kind": change.kind,
+        "effective_at": change.effective_at.isoformat(),
+        "from": plan(change.from_plan_version_id) if plan_change else amount(change.from_commitment),
+        "to": plan(change.to_plan_version_id) if plan_change else amount(change.to_commitment),
+        "approval": change.approval,
+        "summary": change.summary,
+        "currency": subscription.customer.currency,
+    }
 
 
 def _record(actor, proposal: ChangeProposal, reason: str) -> SubscriptionChange:

@@ -32,6 +32,7 @@ WEBHOOK_EVENT_TYPES: dict[str, str] = {
     "invoice.finalized": "An invoice was finalized",
     "commission.statement_approved": "A commission statement was approved",
     "deal.status_changed": "A deal registration was approved, rejected, lost or won",
+    "subscription.changed": "A subscription's plan or commitment changed (made, or approved)",
 }
 ALL_EVENTS = "*"
 PING = "ping"

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.customers.models import Customer
+from prm.operations.alerting import alerts_evaluate
 from prm.operations.demo_deals import DealSeedResult, seed_deals
 from prm.operations.demo_enablement import EnablementSeedResult, seed_enablement
 from prm.operations.demo_incentives import seed_commission_rules
@@ -36,6 +37,7 @@ from prm.operations.demo_usage import UsageSeedResult, seed_usage, usage_start
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
 from prm.partners.services import exchange_rates_load, partner_update, tier_fixture_values
 from prm.plans.models import Metric
+from prm.usage.models import Alert
 
 # One password for every demo login, so the README and the command's output can state it.
 # It is meant to be public: the demo data is for trying the portal, never for production.
@@ -73,6 +75,12 @@ class DemoSummary:
     commission_rules: int = 0  # created by this run
     payments: StatementPaymentSeedResult = field(default_factory=StatementPaymentSeedResult)
     lifecycle: "LifecycleSeedResult | None" = None
+    alerts_fired: int = 0  # by this run
+    alerts: int = 0  # in all
+
+    @property
+    def alerts_line(self) -> str:
+        return f"Alerts: {self.alerts} fired in all (this run: {self.alerts_fired})."
 
     @property
     def usage_line(self) -> str:
@@ -217,6 +225,11 @@ def seed_demo(
         summary.invoices = seed_invoices(now=now, actor=manager)
         # The period close accrued commissions and made statements; past ones approved, older ones paid.
         summary.payments = seed_statement_payments(actor=manager, now=now)
+        # What beat's evaluation (every 15 minutes in production) would have fired by now: the default
+        # 80 % and 100 % of commitment rules on this month's live drafts. Each fires once a period, so a
+        # second seed fires nothing new.
+        summary.alerts_fired = len(alerts_evaluate(now=now))
+        summary.alerts = Alert.objects.count()
     # The lifecycle around the money: applications, onboarding checklists, target markets,
     # training and certifications, deals and market-development funds.
     summary.lifecycle = LifecycleSeedResult(

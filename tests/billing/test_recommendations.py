@@ -16,6 +16,7 @@ from prm.billing.models import Invoice, Recommendation
 from prm.billing.recommendations import recommendations_refresh
 from prm.billing.services import credit_note_create, invoice_draft_ensure, invoice_finalize
 from prm.core.periods import BillingPeriod
+from prm.customers.models import ContractPolicy, PlanChoice
 from prm.customers.services import subscription_change_plan
 from prm.notifications.models import Notification
 from prm.plans.services import plan_create, plan_update
@@ -184,6 +185,22 @@ def test_the_cheapest_plan_already_gets_no_recommendation(plans, on, bill):
     assert (summary.compared, summary.created) == (1, 0)
     assert not Recommendation.objects.exists()
     assert not Notification.objects.filter(kind=KIND).exists()
+
+
+def test_only_plans_the_contract_rules_open_to_customers_are_offered(world, plans, on, bill):
+    policy = ContractPolicy.current()
+    policy.plan_choice = PlanChoice.CHOSEN
+    policy.save()
+    policy.self_service_plans.set([plans["pro"], plans["lite"]])
+    subscription = on(plans["pro"])
+    bill(subscription)
+
+    recommendations_refresh(period=OCTOBER)
+
+    # Bundle would be cheapest (see the first test), but customers may not pick it: lite, 220.00 for 410.00.
+    recommendation = Recommendation.objects.get(subscription=subscription)
+    assert recommendation.target_plan_version.plan.code == "lite"
+    assert recommendation.saving == Decimal("190.00")
 
 
 def test_a_small_saving_is_not_worth_a_recommendation(make_plan, on, bill):
@@ -506,7 +523,8 @@ def test_a_refresh_costs_the_same_queries_however_many_customers(world, plans, o
         again = recommendations_refresh(period=OCTOBER)
 
     assert again.unchanged == customers
-    # Closed periods; the plans' versions; metrics; subscriptions + their changes; invoices; their lines;
-    # the customers' subscriptions; who has usage of a metric only an alternative charges (seats); the
-    # open recommendations; those of ended subscriptions, superseded (a select and an update).
-    assert len(captured) == 12
+    # Closed periods; the contract rules; the plans' versions; metrics; subscriptions + their changes;
+    # invoices; their lines; the customers' subscriptions; who has usage of a metric only an alternative
+    # charges (seats); the open recommendations; those of ended subscriptions, superseded (a select and
+    # an update).
+    assert len(captured) == 13

@@ -5,6 +5,7 @@ The clock stands at 10 November 2026 12:00 UTC (20.5 days before the period ends
 "basic" (a flat 100 and 0.01 a call) since 1 October, committed to 500 a period.
 """
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -28,8 +29,9 @@ from prm.customers.services import (
     subscription_create,
     subscription_end,
 )
-from prm.notifications.models import Notification
+from prm.notifications.models import Notification, WebhookDelivery
 from prm.notifications.services import unread_count
+from prm.notifications.webhooks import webhook_endpoint_create
 from prm.plans.services import metric_create, plan_create
 
 NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
@@ -430,3 +432,26 @@ def test_change_list_query_count_is_pinned_and_flat(world, client, plans):
     export = b"".join(client.get(reverse("subscription_change_list"), {"export": "csv"}).streaming_content).decode()
     assert export.count("commitment the plan's minimum → 50") == 3  # one a subscription, in the CSV too
     assert "Manager" in export  # who asked
+
+
+def test_partner_systems_hear_of_a_change_once_it_counts(world, client, a1):
+    endpoint = webhook_endpoint_create(
+        actor=world.admin_a, url="https://hooks.alpha.example/prm", event_types=["subscription.changed"]
+    )
+    webhook_endpoint_create(actor=world.admin_b, url="https://hooks.beta.example/prm", event_types=["*"])
+    _rules(world, approval="reductions")
+
+    _post(client, world.customer_user_a1, _api(a1, "change-commitment"), {"commitment": "300"})
+    assert not WebhookDelivery.objects.exists()  # pending: nothing changed yet
+    pending = SubscriptionChange.objects.get()
+    approved = _post(client, world.manager, f"/api/v1/subscription-changes/{pending.pk}/approve/", {})
+    assert approved.status_code == 200
+
+    [delivery] = WebhookDelivery.objects.all()  # partner A's endpoint; B's hears nothing of A's customers
+    assert (delivery.endpoint, delivery.event_type) == (endpoint, "subscription.changed")
+    data = json.loads(delivery.body)["data"]
+    assert {key: data[key] for key in ("change", "subscription", "customer", "kind", "from", "to", "approval")} == {
+        "change": pending.pk, "subscription": "sub_a1", "customer": "cus_a1", "kind": "commitment",
+        "from": "500", "to": "300", "approval": "approved",
+    }  # fmt: skip
+    assert data["effective_at"] == DECEMBER.start.isoformat()

@@ -14,7 +14,7 @@ from prm.customers.models import Customer, UseCase
 from prm.operations.demo import DEMO_PASSWORD
 from prm.partners.models import Partner, PartnerStageChange, Stage, Tier
 from prm.plans.models import Metric
-from prm.usage.models import UsageDistinctKey, UsageEvent, UsageRollup
+from prm.usage.models import Alert, AlertRule, UsageDistinctKey, UsageEvent, UsageRollup
 from tests.operations.seeding import seed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("three_days_of_usage")]
@@ -37,6 +37,8 @@ def database_snapshot() -> dict:
         "usage_events": list(UsageEvent.objects.order_by("pk").values()),
         "usage_rollups": list(UsageRollup.objects.order_by("pk").values()),
         "usage_distinct_keys": list(UsageDistinctKey.objects.order_by("pk").values()),
+        "alert_rules": list(AlertRule.objects.order_by("pk").values()),
+        "alerts": list(Alert.objects.order_by("pk").values()),
     }
 
 
@@ -53,6 +55,9 @@ def test_seeding_twice_changes_nothing():
     assert len(second["stage_changes"]) == len(first["stage_changes"])
     assert second == first  # not even a password hash or an updated_at moved
     assert "new this run: 0 partners, 0 customers, 0 users" in output
+    # The default commitment alerts were evaluated once: what crossed fired, and fires only once a period.
+    assert first["alert_rules"] and first["alerts"]
+    assert f"Alerts: {len(first['alerts'])} fired in all (this run: 0)." in output
 
 
 def test_reseeding_restores_a_changed_password_and_stage():
