@@ -3,13 +3,14 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from prm.accounts.api import UserViewSet
+from prm.accounts.api import InvitationViewSet, UserViewSet
 from prm.billing.api import CreditGrantViewSet, CreditNoteViewSet, InvoiceViewSet, RecommendationViewSet
-from prm.customers.api import CustomerViewSet, SubscriptionChangeViewSet, SubscriptionViewSet
+from prm.core.audit_views import AuditEntryViewSet
+from prm.customers.api import ContractPolicyView, CustomerViewSet, SubscriptionChangeViewSet, SubscriptionViewSet
 from prm.deals.api import DealViewSet
 from prm.enablement.api import CertificationViewSet, CourseViewSet, ResourceViewSet
 from prm.incentives.api import CommissionRuleViewSet, CommissionViewSet
-from prm.incentives.mdf_api import MdfRequestViewSet
+from prm.incentives.mdf_api import MdfBudgetViewSet, MdfRequestViewSet
 from prm.incentives.statement_api import PayoutViewSet, StatementViewSet
 from prm.notifications.api import NotificationViewSet, WebhookEndpointViewSet, webhook_ping_view
 from prm.operations.api import DealWonView
@@ -29,6 +30,7 @@ router = DefaultRouter(trailing_slash=True)
 router.register("partners", PartnerViewSet, basename="partner")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("users", UserViewSet, basename="user")
+router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("tiers", TierViewSet, basename="tier")
 router.register("tier-evaluations", TierEvaluationViewSet, basename="tier-evaluation")
 router.register("applications", PartnerApplicationViewSet, basename="application")
@@ -54,8 +56,10 @@ router.register("certifications", CertificationViewSet, basename="certification"
 router.register("assets", ResourceViewSet, basename="asset")
 router.register("deals", DealViewSet, basename="deal")
 router.register("mdf-requests", MdfRequestViewSet, basename="mdf-request")
+router.register("mdf-budgets", MdfBudgetViewSet, basename="mdf-budget")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("audit-log", AuditEntryViewSet, basename="audit-entry")
 
 urlpatterns = [
     # Ingestion keeps ARCHITECTURE.md's exact paths (no trailing slash: metering clients post here).
@@ -65,6 +69,8 @@ urlpatterns = [
     path("events/<int:pk>/replace", usage_api.EventReplaceView.as_view(), name="event-replace"),
     path("usage", usage_api.UsageView.as_view(), name="usage"),
     path("quotes", QuoteView.as_view(), name="quotes"),
+    # The program's one set of contract rules: a single resource, not a collection.
+    path("contract-policy", ContractPolicyView.as_view(), name="contract-policy"),
     # Marking a deal won creates a customer: a flow across apps, so its view is in prm/operations.
     path("deals/<int:pk>/won/", DealWonView.as_view(), name="deal-won"),
     # Pricing a contract change needs billing, which customers may not import: its view is in prm/operations.

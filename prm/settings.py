@@ -83,6 +83,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "prm.accounts.middleware.ManagerMfaRequiredMiddleware",
+    "prm.core.csp.ContentSecurityPolicyMiddleware",
+    # The acting user of audited changes (prm/core/audit.py): the signed-in user, or the API key's.
+    "prm.core.audit.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "prm.urls"
@@ -221,6 +224,16 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    # Errors are JSON: {"field": ["message"]} for invalid input, {"detail": "…"} otherwise.
+    "EXCEPTION_HANDLER": "prm.core.errors.api_exception_handler",
+    # Requests per API key (per person on the browser session, per address when anonymous).
+    # Usage ingestion has its own, higher rate: a batch of up to 1,000 events is one request.
+    "DEFAULT_THROTTLE_CLASSES": ["prm.core.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api": os.environ.get("API_THROTTLE_RATE", "1200/min"),
+        "ingest": os.environ.get("API_INGEST_THROTTLE_RATE", "12000/min"),
+        "anon": os.environ.get("API_ANON_THROTTLE_RATE", "60/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM portal API",
@@ -232,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents its error answers (400 naming fields, 401, 403, 404, 429).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "prm.core.api.document_error_responses",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -304,6 +322,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (prm/core/csp.py): everything from our own origin, no inline script.
+PRM_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# Swagger UI (local sidecar assets): drf-spectacular's template has an inline <style>; scripts stay 'self'.
+PRM_CSP_PATH_OVERRIDES = {"/api/docs/": {"style-src": ["'self'", "'unsafe-inline'"]}}
+PRM_CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

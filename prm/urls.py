@@ -2,8 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from prm.core.audit_views import AuditLogView
 from prm.core.views import healthz
 from prm.dashboards.coverage import coverage
 from prm.dashboards.deal_actions import deal_won
@@ -41,7 +42,9 @@ urlpatterns = [
     path("", include("prm.accounts.urls")),
     path("api/v1/", include("prm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    # The split view serves Swagger UI's init script as its own request: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+    path("audit/", AuditLogView.as_view(), name="audit_log"),
     path("admin/", admin.site.urls),
 ]
 

@@ -51,7 +51,7 @@ class PlainDecimalField(serializers.DecimalField):
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
-    metric = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    metric = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # null: a flat fee
     quantity = PlainDecimalField()
     amount = MoneyField(currency="invoice.currency")
 
@@ -130,7 +130,7 @@ class CreditNoteSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
     currency = serializers.CharField(source="invoice.currency", read_only=True)
     amount = serializers.CharField(max_length=32, help_text="A decimal string in the invoice's currency.")
-    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = CreditNote
@@ -200,7 +200,7 @@ class CreditGrantSerializer(ServiceSerializerMixin, serializers.ModelSerializer)
         required=False, allow_blank=True, max_length=500, help_text="Required for a goodwill grant; kept for audit."
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    granted_by = serializers.EmailField(source="granted_by.email", read_only=True, default=None)
+    granted_by = serializers.EmailField(source="granted_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = CreditGrant
@@ -288,8 +288,12 @@ class RecommendationSerializer(serializers.ModelSerializer):
     current_plan = serializers.CharField(source="current_plan_version.plan.code", read_only=True)
     current_plan_version = serializers.IntegerField(source="current_plan_version.version", read_only=True)
     current_commitment = OptionalMoneyField(help_text="The subscription's own commitment; null: the plan's minimum.")
-    target_plan = serializers.CharField(source="target_plan_version.plan.code", read_only=True, default=None)
-    target_plan_version = serializers.IntegerField(source="target_plan_version.version", read_only=True, default=None)
+    target_plan = serializers.CharField(
+        source="target_plan_version.plan.code", read_only=True, default=None, allow_null=True
+    )
+    target_plan_version = serializers.IntegerField(
+        source="target_plan_version.version", read_only=True, default=None, allow_null=True
+    )
     target_commitment = OptionalMoneyField()
     first_period = serializers.CharField(read_only=True)
     actual_total = MoneyField(help_text="What the periods cost: plan charges + true-ups − credit notes.")
@@ -301,7 +305,7 @@ class RecommendationSerializer(serializers.ModelSerializer):
         help_text="Per period: actual, alternative and saving (money strings), the invoice, and the usage "
         "(metric, quantity) that was re-priced.",
     )
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Recommendation

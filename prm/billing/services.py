@@ -96,8 +96,11 @@ def _exact_window(subscription: Subscription, period: BillingPeriod) -> tuple[da
     return max(period.start, subscription.started_at), min(period.end, subscription.ended_at or period.end)
 
 
-def rating_phases(subscription: Subscription, period: BillingPeriod, changes=None) -> list[Phase]:
-    """The plan versions the subscription was on during `period`, cut where its plan changed."""
+def rating_phases(subscription: Subscription, period: BillingPeriod, changes=None, versions=None) -> list[Phase]:
+    """The plan versions the subscription was on during `period`, cut where its plan changed.
+
+    `versions` ({pk: PlanVersion with its plan}) may hold them already loaded (the period close's
+    batches load every version once); any missing is read."""
     start, end = _exact_window(subscription, period)
     if start >= end:
         return []
@@ -105,7 +108,9 @@ def rating_phases(subscription: Subscription, period: BillingPeriod, changes=Non
     cuts = sorted({c.effective_at for c in changes if c.kind == ChangeKind.PLAN and start < c.effective_at < end})
     bounds = [start, *cuts, end]
     version_ids = [subscription.terms_at(moment, changes).plan_version_id for moment in bounds[:-1]]
-    versions = PlanVersion.objects.select_related("plan").in_bulk(set(version_ids))
+    known = versions or {}
+    missing = set(version_ids) - set(known)
+    versions = {**known, **PlanVersion.objects.select_related("plan").in_bulk(missing)} if missing else known
     usage_start = service_window(subscription, period)[0]
     return [
         Phase(start=a, end=b, usage_start=usage_start if index == 0 else a, version=versions[version_id])
@@ -200,7 +205,7 @@ def _phase_quote(subscription: Subscription, phase: Phase, whole: int, metrics: 
 
 
 def subscription_rate(
-    *, subscription: Subscription, period: BillingPeriod, changes=None, usage_of=None
+    *, subscription: Subscription, period: BillingPeriod, changes=None, usage_of=None, versions=None, metrics=None
 ) -> pricing.Quote:
     """Price the subscription for `period` from its customer's usage.
 
@@ -213,15 +218,24 @@ def subscription_rate(
 
     The price-impact preview (prm/billing/price_impact.py) rates the same way what has not happened
     yet: `changes` with a proposed one added, and `usage_of(metric=, start=, end=)` projecting usage.
+    The period close's batches (prm/billing/batch.py) pass `usage_of` reading usage they loaded for
+    the whole batch, and `versions` ({pk: PlanVersion}) and `metrics` ({code: Metric}) loaded once.
     """
     changes = _active_changes(subscription) if changes is None else changes
-    phases = rating_phases(subscription, period, changes)
+    phases = rating_phases(subscription, period, changes, versions)
+    return _rate_phases(subscription, period, changes, phases, metrics=metrics, usage_of=usage_of)
+
+
+def _rate_phases(
+    subscription: Subscription, period: BillingPeriod, changes: list, phases: list[Phase], *, metrics, usage_of
+) -> pricing.Quote:
     if not phases:
         raise ValidationError({"period": f"{subscription.external_id} was not active in {period}."})
     currency = phases[0].version.plan.currency
     whole = int((period.end - period.start).total_seconds())
-    codes = {c["metric"] for phase in phases for c in phase.version.charges if c.get("metric")}
-    metrics = {m.code: m for m in Metric.objects.filter(code__in=codes)}
+    if metrics is None:
+        codes = {c["metric"] for phase in phases for c in phase.version.charges if c.get("metric")}
+        metrics = {m.code: m for m in Metric.objects.filter(code__in=codes)}
     lines: list[pricing.Line] = []
     for phase in phases:
         quote = _phase_quote(subscription, phase, whole, metrics, usage_of)
@@ -252,11 +266,11 @@ def _minimum_explained(segments: list[CommitmentSegment], whole: int) -> str:
     return f" (commitment {parts}, of {_duration(whole)})"
 
 
-def _line_charges(subscription: Subscription, period: BillingPeriod, quote: pricing.Quote) -> list[dict]:
+def _line_charges(
+    subscription: Subscription, period: BillingPeriod, quote: pricing.Quote, changes: list, phases: list[Phase]
+) -> list[dict]:
     """The charge definition behind each line of `quote` (lines follow the phases' charges, then
     the true-up); a prorated fee says by how much, a phase's line which phase it belongs to."""
-    changes = _active_changes(subscription)
-    phases = rating_phases(subscription, period, changes)
     whole = int((period.end - period.start).total_seconds())
     charges = []
     for phase in phases:
@@ -318,38 +332,71 @@ def _immutable(invoice: Invoice) -> ValidationError:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class InvoiceRating:
+    """What rating gives an invoice: the quote, the charge behind each of its lines, the version
+    the period ended on (the subscription's own may be a change scheduled later), and the window."""
+
+    quote: pricing.Quote
+    charges: list[dict]
+    plan_version: PlanVersion
+    service_start: datetime
+    service_end: datetime
+
+    def lines(self, invoice: Invoice, metric_ids: dict[str, int]) -> list[InvoiceLine]:
+        """The quote's lines as unsaved invoice lines (`metric_ids`: {code: pk})."""
+        return [
+            InvoiceLine(
+                invoice=invoice,
+                position=position,
+                metric_id=metric_ids.get(line.metric) if line.metric else None,
+                model=line.model,
+                quantity=line.quantity,
+                amount=line.amount,
+                description=line.description,
+                charge=self.charges[position],
+                tiers=_tiers_json(line),
+            )
+            for position, line in enumerate(self.quote.lines)
+        ]
+
+    def apply(self, invoice: Invoice, extra: list[InvoiceLine], rated_at: datetime) -> Invoice:
+        """Set the invoice's rated fields (not saved); `extra`: its credit pack and credit lines."""
+        invoice.plan_version = self.plan_version
+        invoice.currency = self.quote.currency
+        invoice.service_start, invoice.service_end = self.service_start, self.service_end
+        invoice.subtotal = self.quote.subtotal
+        invoice.total = self.quote.total + sum((line.amount for line in extra), Decimal(0))
+        invoice.rated_at = rated_at
+        return invoice
+
+
+def invoice_rating(
+    *, subscription: Subscription, period: BillingPeriod, changes=None, versions=None, metrics=None, usage_of=None
+) -> InvoiceRating:
+    """Rate subscription · period for its invoice: the one rating both the per-subscription path
+    (`_rate_into`) and the period close's batches (prm/billing/batch.py) use; they differ only in
+    where usage and the already-loaded rows (`changes`, `versions`, `metrics`) come from."""
+    changes = _active_changes(subscription) if changes is None else changes
+    phases = rating_phases(subscription, period, changes, versions)
+    quote = _rate_phases(subscription, period, changes, phases, metrics=metrics, usage_of=usage_of)
+    start, end = service_window(subscription, period)
+    charges = _line_charges(subscription, period, quote, changes, phases)
+    return InvoiceRating(quote, charges, phases[-1].version, start, end)
+
+
 def _rate_into(invoice: Invoice, subscription: Subscription, period: BillingPeriod) -> Invoice:
     """Recompute a locked draft's lines and totals from usage (replacing its lines)."""
-    quote = subscription_rate(subscription=subscription, period=period)
-    start, end = service_window(subscription, period)
-    charges = _line_charges(subscription, period, quote)
+    rating = invoice_rating(subscription=subscription, period=period)
+    quote = rating.quote
     codes = {line.metric for line in quote.lines if line.metric}
     metrics = dict(Metric.objects.filter(code__in=codes).values_list("code", "pk"))
     invoice.lines.all().delete()
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=invoice,
-            position=position,
-            metric_id=metrics.get(line.metric) if line.metric else None,
-            model=line.model,
-            quantity=line.quantity,
-            amount=line.amount,
-            description=line.description,
-            charge=charges[position],
-            tiers=_tiers_json(line),
-        )
-        for position, line in enumerate(quote.lines)
-    )
+    InvoiceLine.objects.bulk_create(rating.lines(invoice, metrics))
     # Credit packs bought in the period, then the prepaid credits drawn (see credits.py).
     extra = credits.credit_lines(invoice, subscription, period, quote, first_position=len(quote.lines))
     InvoiceLine.objects.bulk_create(extra)
-    # The version the period ended on (the subscription's own may be a change scheduled later).
-    invoice.plan_version = rating_phases(subscription, period)[-1].version
-    invoice.currency = quote.currency
-    invoice.service_start, invoice.service_end = start, end
-    invoice.subtotal = quote.subtotal
-    invoice.total = quote.total + sum((line.amount for line in extra), Decimal(0))
-    invoice.rated_at = timezone.now()
+    rating.apply(invoice, extra, timezone.now())
     invoice.save()
     return invoice
 
@@ -401,13 +448,20 @@ def _locked_draft(subscription: Subscription, period: BillingPeriod) -> tuple[Su
 
 def _next_number(sequence: tuple[str, str], moment: datetime) -> str:
     """The next number of a sequence; call inside the transaction that issues the document."""
+    return numbers_reserve(sequence, 1, moment)[0]
+
+
+def numbers_reserve(sequence: tuple[str, str], count: int, moment: datetime) -> list[str]:
+    """The next `count` numbers of a sequence, in order, taken in one update of its row; call
+    inside the transaction that issues the documents (a rollback gives them back: no gaps)."""
     name, prefix = sequence
     DocumentSequence.objects.get_or_create(name=name)
     row = DocumentSequence.objects.select_for_update().get(name=name)
-    row.last_number += 1
+    first = row.last_number + 1
+    row.last_number += count
     row.save(update_fields=["last_number"])
     # The year is a label for people; the counter never resets, so numbers only ever increase.
-    return f"{prefix}-{moment.year:04d}-{row.last_number:06d}"
+    return [f"{prefix}-{moment.year:04d}-{number:06d}" for number in range(first, row.last_number + 1)]
 
 
 # --- finalize, void, credit -------------------------------------------------------------------
@@ -454,13 +508,13 @@ def invoice_finalize(*, invoice: Invoice, actor=None) -> Invoice:
         # Partners' and the vendor's systems hear of it once this commits; a slow receiver never delays it.
         # (The payload is built only if an endpoint listens.)
         publish_event(
-            type="invoice.finalized", data=partial(_finalized_event, invoice, subscription),
+            type="invoice.finalized", data=partial(finalized_event_data, invoice, subscription),
             customer_id=invoice.customer_id,  # its partner is looked up only if a partner's endpoint listens
         )  # fmt: skip
     return invoice
 
 
-def _finalized_event(invoice: Invoice, subscription: Subscription) -> dict:
+def finalized_event_data(invoice: Invoice, subscription: Subscription) -> dict:
     """The `invoice.finalized` webhook payload: ids, amounts as strings in the currency's minor unit."""
     currency = invoice.currency
     return {

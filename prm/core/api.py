@@ -51,3 +51,47 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
 
     def can_change(self, obj) -> bool:
         return False
+
+
+_ERROR_DETAIL = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+    "description": "What went wrong, for errors that are not about one field.",
+}
+_VALIDATION_ERROR = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": (
+        'Invalid input: each field (or `non_field_errors`) names its messages, e.g. `{"email": ["Enter a valid '
+        'email address."]}`; nested fields nest. A request that cannot be read at all answers `{"detail": "…"}`.'
+    ),
+}
+_ERROR_RESPONSES = {
+    "400": ("Invalid input, naming each field and its messages.", "ValidationError"),
+    "401": ("No credentials, or an invalid or revoked API key.", "ErrorDetail"),
+    "403": ("Signed in, but this role may not do this.", "ErrorDetail"),
+    "404": ("Not found, or outside your scope (other tenants' rows are never revealed).", "ErrorDetail"),
+    "429": ("Over this key's request rate; `Retry-After` says when to try again.", "ErrorDetail"),
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation documents the errors every view can
+    answer (`prm/core/errors.py` shapes them), so clients and schema checks know them."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorDetail", _ERROR_DETAIL)
+    schemas.setdefault("ValidationError", _VALIDATION_ERROR)
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, (description, component) in _ERROR_RESPONSES.items():
+                if code in responses:
+                    continue
+                responses[code] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+                }
+    return result

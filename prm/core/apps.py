@@ -7,4 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
-        from prm.core import checks  # noqa: F401  (registers the system checks)
+        from prm.core import audit, checks  # noqa: F401  (checks registers the system checks)
+
+        audit.register_all()

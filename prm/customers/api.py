@@ -2,23 +2,29 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from prm.accounts.models import PARTNER_ROLES, User
 from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin, call_service
 from prm.customers import services
 from prm.customers.filtersets import CustomerFilterSet
-from prm.customers.models import Customer, Subscription, SubscriptionChange
-from prm.customers.permissions import can_create_customers, can_edit_customer
+from prm.customers.models import ContractPolicy, Customer, Subscription, SubscriptionChange
+from prm.customers.permissions import can_create_customers, can_decide_changes, can_edit_customer
 from prm.plans.models import Plan
 
+
 # {"code": "<plan code>", "version": <n>} or null
-PLAN_REF = OpenApiTypes.OBJECT
+class PlanRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+PLAN_REF = PlanRefSerializer(allow_null=True)  # a plan version, or null when the change keeps the plan
 
 
 def _partner_people(user):
@@ -262,3 +268,50 @@ class SubscriptionChangeViewSet(ScopedReadOnlyViewSet):
         data.is_valid(raise_exception=True)
         call_service(services.subscription_change_reject, actor=request.user, change=change, **data.validated_data)
         return self._answer(change)
+
+
+class ContractPolicySerializer(serializers.ModelSerializer):
+    self_service_plans = serializers.SlugRelatedField(
+        slug_field="code",
+        many=True,
+        required=False,
+        queryset=Plan.objects.all(),
+        help_text="Plan codes customers may pick when `plan_choice` is `chosen`.",
+    )
+    updated_by = serializers.EmailField(source="updated_by.email", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = ContractPolicy
+        fields = [
+            "customer_self_service", "plan_choice", "self_service_plans", "commitment_minimum", "commitment_step",
+            "lowering_notice_days", "one_plan_change_per_period", "approval", "updated_at", "updated_by",
+        ]  # fmt: skip
+        read_only_fields = ["updated_at"]
+
+
+class ContractPolicyView(APIView):
+    """The program's rules for self-service contract changes (the portal's Contract rules page):
+    read by everyone signed in, set by channel managers (`PUT` all fields, `PATCH` some)."""
+
+    serializer_class = ContractPolicySerializer
+
+    def get(self, request):
+        return Response(ContractPolicySerializer(ContractPolicy.current()).data)
+
+    @extend_schema(request=ContractPolicySerializer, responses={200: ContractPolicySerializer})
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=ContractPolicySerializer, responses={200: ContractPolicySerializer})
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial):
+        if not can_decide_changes(request.user):
+            raise exceptions.PermissionDenied("Only channel managers set the program's contract rules.")
+        serializer = ContractPolicySerializer(ContractPolicy.current(), data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        fields.pop("updated_by", None)
+        policy = call_service(services.contract_policy_update, actor=request.user, **fields)
+        return Response(ContractPolicySerializer(policy).data)

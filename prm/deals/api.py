@@ -43,7 +43,7 @@ class DealConflictSerializer(serializers.Serializer):
 class DealSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
     partner = serializers.IntegerField(source="partner_id", read_only=True)
     partner_name = serializers.CharField(source="partner.name", read_only=True)
-    registered_by = serializers.EmailField(source="registered_by.email", read_only=True, default=None)
+    registered_by = serializers.EmailField(source="registered_by.email", read_only=True, default=None, allow_null=True)
     plan = serializers.SlugRelatedField(
         slug_field="code", queryset=Plan.objects.all(), help_text="The code of the plan the customer would take."
     )
@@ -57,9 +57,11 @@ class DealSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text="submitted, approved, rejected, won or lost.")
     conflicts = serializers.SerializerMethodField()
     is_protected = serializers.SerializerMethodField()
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
-    customer = serializers.CharField(source="customer.external_id", read_only=True, default=None)
-    subscription = serializers.CharField(source="subscription.external_id", read_only=True, default=None)
+    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None, allow_null=True)
+    customer = serializers.CharField(source="customer.external_id", read_only=True, default=None, allow_null=True)
+    subscription = serializers.CharField(
+        source="subscription.external_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = DealRegistration

@@ -60,7 +60,7 @@ class CommissionRuleSerializer(ServiceSerializerMixin, serializers.ModelSerializ
         max_length=3, required=False, allow_blank=True, help_text="The currency of the bonus and the cap."
     )
     cap_amount = _decimal_text(help_text="At most this much per partner per period from this rule, in `currency`.")
-    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = CommissionRule
@@ -141,11 +141,13 @@ class CommissionRuleViewSet(ScopedModelViewSet):
 
 class CommissionEntrySerializer(serializers.ModelSerializer):
     partner_name = serializers.CharField(source="partner.name", read_only=True)
-    customer_name = serializers.CharField(source="customer.name", read_only=True, default=None)
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True, default=None)
+    customer_name = serializers.CharField(source="customer.name", read_only=True, default=None, allow_null=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, default=None, allow_null=True
+    )
     rule_code = serializers.CharField(source="rule.code", read_only=True)
     rule_version = serializers.IntegerField(source="rule.version", read_only=True)
-    invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None)
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None, allow_null=True)
     invoice_url = serializers.SerializerMethodField(help_text="The invoice page: its lines and the usage behind them.")
     base_amount = MoneyField(help_text="What the rate was applied to (the line's amount, the growth …).")
     rate = PlainDecimalField(allow_null=True, help_text="Percent; empty for a bonus, a clawback or a reversal.")

@@ -8,8 +8,12 @@ POST /api/v1/mdf-requests/{id}/reject/  {"reason"}                              
 POST /api/v1/mdf-requests/{id}/claim/   multipart: proof_file, or JSON/form: proof_url; claimed_amount?,
                                         proof_note?                                   partner admins
 POST /api/v1/mdf-requests/{id}/paid/    {"reference", "paid_at"?}                     channel managers
+GET  /api/v1/mdf-budgets/?tier=2&period=2026-Q4                                       channel managers
+POST /api/v1/mdf-budgets/ {"tier": "<code>", "period": "2026-Q4", "amount": "10000.00", "currency"?, "note"?}
+PATCH /api/v1/mdf-budgets/{id}/ (any of those fields)                                 channel managers
 """
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
@@ -20,8 +24,9 @@ from prm.core.api import ScopedModelViewSet
 from prm.core.money import money_string
 from prm.core.serializers import ServiceSerializerMixin, call_service
 from prm.incentives import mdf
-from prm.incentives.mdf_filtersets import MdfRequestFilterSet
-from prm.incentives.models import MdfActivityType, MdfRequest
+from prm.incentives.mdf_filtersets import MdfBudgetFilterSet, MdfRequestFilterSet
+from prm.incentives.models import MdfActivityType, MdfBudget, MdfRequest
+from prm.partners.models import Tier
 
 
 @extend_schema_field(serializers.CharField(allow_null=True))
@@ -37,7 +42,7 @@ class OptionalMoneyField(serializers.Field):
 class MdfRequestSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
     partner = serializers.IntegerField(source="partner_id", read_only=True)
     partner_name = serializers.CharField(source="partner.name", read_only=True)
-    requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
+    requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None, allow_null=True)
     activity_type = serializers.ChoiceField(choices=MdfActivityType.choices, required=False)
     amount = serializers.CharField(max_length=32, help_text='A decimal string in the currency, e.g. "2500.00".')
     currency = serializers.CharField(
@@ -48,7 +53,9 @@ class MdfRequestSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text="requested, approved, rejected, claimed or paid.")
     claimed_amount = OptionalMoneyField()
     has_proof_file = serializers.SerializerMethodField()
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None, allow_null=True)
+    # The link a claim gives as proof: blank until claimed, so not documented as a URI.
+    proof_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = MdfRequest
@@ -166,3 +173,64 @@ class MdfRequestViewSet(ScopedModelViewSet):
         data.is_valid(raise_exception=True)
         call_service(mdf.mdf_request_mark_paid, actor=request.user, request=obj, **data.validated_data)
         return self._answer(obj.pk)
+
+
+class MdfBudgetSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
+    tier = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Tier.objects.filter(mdf_eligible=True),
+        help_text="A tier whose partners may request MDF.",
+    )
+    amount = serializers.CharField(max_length=32, help_text='A decimal string in the currency, e.g. "10000.00".')
+    currency = serializers.CharField(max_length=3, required=False, help_text="Default: the program currency.")
+    committed = serializers.SerializerMethodField(help_text="Approved, claimed and paid requests drawing on it.")
+
+    class Meta:
+        model = MdfBudget
+        fields = ["id", "tier", "period", "amount", "currency", "committed", "note", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"note": {"required": False}}
+
+    def get_committed(self, budget) -> str:
+        committed = self.context.get("committed") or {}  # a list page's, from one query
+        if budget.pk not in committed:
+            committed = mdf.committed_by_budget([budget.pk])
+        return money_string(committed[budget.pk], budget.currency)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["amount"] = money_string(instance.amount, instance.currency)
+        return data
+
+    def perform_service_create(self, actor, data):
+        data.setdefault("currency", settings.PRM_PROGRAM_CURRENCY)
+        return mdf.mdf_budget_save(actor=actor, **data)
+
+    def perform_service_update(self, actor, instance, data):
+        return mdf.mdf_budget_save(actor=actor, budget=instance, **data)
+
+
+class MdfBudgetViewSet(ScopedModelViewSet):
+    """What the program spends on MDF per tier and quarter: channel managers only (others find none)."""
+
+    model = MdfBudget
+    serializer_class = MdfBudgetSerializer
+    filterset_class = MdfBudgetFilterSet  # the budgets page's own filters
+    select_related = ("tier",)
+    ordering_fields = ["period", "amount"]
+    lookup_value_regex = r"\d+"
+
+    def can_create(self):
+        return self.request.user.is_manager
+
+    def can_change(self, obj):
+        return self.request.user.is_manager
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            self.committed = mdf.committed_by_budget([budget.pk for budget in page])
+        return page
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "committed": getattr(self, "committed", None)}

@@ -10,7 +10,6 @@ Statements are made by `statements_generate` from the commission ledger and neve
 """
 
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
@@ -51,7 +50,7 @@ class StatementSerializer(serializers.ModelSerializer):
     entries_total = MoneyField(help_text="The sum of the statement's entries.")
     total = MoneyField(help_text="carried_in + entries_total.")
     carried_to = serializers.SerializerMethodField(help_text="The statement this one's negative balance went to.")
-    approved_by = serializers.EmailField(source="approved_by.email", read_only=True, default=None)
+    approved_by = serializers.EmailField(source="approved_by.email", read_only=True, default=None, allow_null=True)
     payout = PayoutSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -62,7 +61,7 @@ class StatementSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_carried_to(self, statement) -> int | None:
         carried_to = getattr(statement, "carried_to", None)
         return carried_to.pk if carried_to is not None else None
@@ -75,8 +74,10 @@ class StatementEntrySerializer(serializers.ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     rule = serializers.CharField(source="rule.code", read_only=True)
     rule_version = serializers.IntegerField(source="rule.version", read_only=True)
-    invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None)
-    credit_note_number = serializers.CharField(source="credit_note.number", read_only=True, default=None)
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True, default=None, allow_null=True)
+    credit_note_number = serializers.CharField(
+        source="credit_note.number", read_only=True, default=None, allow_null=True
+    )
     base_amount = MoneyField()
     rate = PlainDecimalField(allow_null=True, help_text="Percent, or null for a fixed amount.")
     amount = MoneyField()
@@ -158,7 +159,7 @@ class PayoutSerializer(ScopedRelatedFieldsMixin, ServiceSerializerMixin, seriali
     amount = MoneyField(help_text="The statement's total.")
     reference = serializers.CharField(max_length=200, help_text="The bank transfer's or payment's reference.")
     paid_at = serializers.DateTimeField(required=False, allow_null=True, help_text="When it was paid; default: now.")
-    recorded_by = serializers.EmailField(source="recorded_by.email", read_only=True, default=None)
+    recorded_by = serializers.EmailField(source="recorded_by.email", read_only=True, default=None, allow_null=True)
 
     scoped_related = {"statement": "incentives.Statement"}
 

@@ -7,8 +7,11 @@
    events timestamped in it and amendments to it are refused, so the invoices below count
    usage that can no longer change;
 3. for every subscription active at some point in the period, rate its invoice one last time
-   and finalize it (numbered, immutable), one subscription per transaction, in batches by
-   primary key so memory stays flat however many subscriptions there are.
+   and finalize it (numbered, immutable), in batches by primary key so memory stays flat however
+   many subscriptions there are. A batch is loaded and rated set-based and written in one
+   transaction (prm/billing/batch.py); the subscriptions it does not cover exactly (customers with
+   prepaid credits …) are finalized one per transaction, in their turn. `batched=False` sends
+   every subscription that way (the reference the batch path is tested against).
 
 Safe to run again (after a crash, or by mistake): finalized and void invoices are left as
 they are, so a second run finalizes nothing new and takes no new numbers.
@@ -32,9 +35,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from prm.billing.batch import invoices_finalize
 from prm.billing.models import Invoice, InvoiceStatus
 from prm.billing.recommendations import recommendations_refresh
-from prm.billing.services import invoice_draft_ensure, invoice_finalize
 from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string
@@ -54,6 +57,9 @@ class PeriodCloseSummary:
     subscriptions: int = 0
     finalized: int = 0  # finalized by this run
     already_final: int = 0  # finalized (or voided) by an earlier run
+    # How the invoices finalized now were: set-based in batches, or one subscription at a time.
+    finalized_batched: int = 0
+    finalized_one_by_one: int = 0
     # Every finalized invoice of the period, whichever run finalized it (void ones left out).
     totals: dict[str, Decimal] = field(default_factory=dict)
     invoices_final: int = 0
@@ -69,6 +75,8 @@ class PeriodCloseSummary:
             "subscriptions": self.subscriptions,
             "finalized": self.finalized,
             "already_final": self.already_final,
+            "finalized_batched": self.finalized_batched,
+            "finalized_one_by_one": self.finalized_one_by_one,
             "invoices_final": self.invoices_final,
             "totals": {currency: money_string(amount, currency) for currency, amount in sorted(self.totals.items())},
             "commissions": self.commissions,
@@ -82,7 +90,8 @@ class PeriodCloseSummary:
         totals = ", ".join(f"{amount} {currency}" for currency, amount in self.as_dict()["totals"].items()) or "nothing"
         return (
             f"Period {self.period} closed: {self.subscriptions} subscriptions, "
-            f"{self.finalized} invoices finalized now, {self.already_final} already final; "
+            f"{self.finalized} invoices finalized now ({self.finalized_batched} in batches, "
+            f"{self.finalized_one_by_one} one by one), {self.already_final} already final; "
             f"{self.invoices_final} finalized invoices total {totals}. "
             f"Commissions: {self.commissions.get('accrued', 0)} entries accrued, "
             f"{self.commissions.get('growth', 0)} growth; statements: {self.statements.get('statements', 0)}; "
@@ -99,7 +108,7 @@ def active_subscriptions(period: BillingPeriod):
     )
 
 
-def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
+def period_close(*, period: BillingPeriod, actor=None, batched: bool = True) -> PeriodCloseSummary:
     """Close `period` (see the module's docstring). `actor` None is the system (command, task)."""
     if actor is not None and not actor.is_manager:
         raise PermissionDenied("Only channel managers close billing periods.")
@@ -119,25 +128,24 @@ def period_close(*, period: BillingPeriod, actor=None) -> PeriodCloseSummary:
         status=SubscriptionStatus.ENDED
     )
     summary = PeriodCloseSummary(period=str(period))
-    subscriptions = active_subscriptions(period).order_by("pk")
+    subscriptions = active_subscriptions(period).order_by("pk").values_list("pk", flat=True)
     last_pk = 0
     while True:
         batch = list(subscriptions.filter(pk__gt=last_pk)[:BATCH_SIZE])
         if not batch:
             break
-        last_pk = batch[-1].pk
+        last_pk = batch[-1]
         statuses = dict(
             Invoice.objects.filter(subscription__in=batch, period=str(period)).values_list("subscription_id", "status")
         )
-        for subscription in batch:
-            summary.subscriptions += 1
-            if statuses.get(subscription.pk, InvoiceStatus.DRAFT) != InvoiceStatus.DRAFT:
-                summary.already_final += 1
-                continue
-            with transaction.atomic():
-                # Finalizing rates the draft (once) from the closed period's usage.
-                invoice_finalize(invoice=invoice_draft_ensure(subscription=subscription, period=period))
-            summary.finalized += 1
+        drafts = [pk for pk in batch if statuses.get(pk, InvoiceStatus.DRAFT) == InvoiceStatus.DRAFT]
+        summary.subscriptions += len(batch)
+        summary.already_final += len(batch) - len(drafts)
+        outcome = invoices_finalize(subscription_ids=drafts, period=period, batched=batched)
+        summary.finalized += outcome.finalized
+        summary.finalized_batched += outcome.batched
+        summary.finalized_one_by_one += outcome.one_by_one
+        summary.already_final += outcome.already_final
 
     final = Invoice.objects.filter(period=str(period), status=InvoiceStatus.FINALIZED)
     # Summed here, not by the database: SQLite would add the decimals as floats.

@@ -60,9 +60,9 @@ class TierSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
 
 
 class PartnerTierChangeSerializer(serializers.ModelSerializer):
-    from_tier = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    from_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     to_tier = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    changed_by = serializers.EmailField(source="changed_by.email", read_only=True, default=None)
+    changed_by = serializers.EmailField(source="changed_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = PartnerTierChange
@@ -143,7 +143,7 @@ class TierEvaluationSerializer(serializers.ModelSerializer):
     status = serializers.CharField(
         read_only=True, help_text="proposed, confirmed, dismissed, or recorded (no change: nothing to decide)."
     )
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = TierEvaluation
@@ -190,7 +190,7 @@ class TierEvaluationViewSet(ScopedReadOnlyViewSet):
 
 
 class ApplicationCommentSerializer(serializers.Serializer):
-    author = serializers.EmailField(source="author.email", read_only=True, default=None)
+    author = serializers.EmailField(source="author.email", read_only=True, default=None, allow_null=True)
     text = serializers.CharField(max_length=2000)
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -198,7 +198,7 @@ class ApplicationCommentSerializer(serializers.Serializer):
 class PartnerApplicationSerializer(serializers.ModelSerializer):
     # Plain strings, not enums: other apps' "status" enums already own that schema name.
     status = serializers.CharField(read_only=True, help_text="received, approved or rejected.")
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None, allow_null=True)
     comments = ApplicationCommentSerializer(many=True, read_only=True)
 
     class Meta:
@@ -282,7 +282,7 @@ class OnboardingTaskSerializer(serializers.ModelSerializer):
     order = serializers.IntegerField(source="item.order", read_only=True)
     done = serializers.SerializerMethodField(help_text="Marked done, or done by its evidence.")
     evidence = serializers.SerializerMethodField(help_text="Why the item is done by itself; empty otherwise.")
-    done_by = serializers.EmailField(source="done_by.email", read_only=True, default=None)
+    done_by = serializers.EmailField(source="done_by.email", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = OnboardingTask

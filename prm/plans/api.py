@@ -8,7 +8,7 @@ from prm.core.api import ScopedModelViewSet
 from prm.core.money import money_string, plain_decimal
 from prm.core.serializers import ServiceSerializerMixin
 from prm.plans import pricing, selectors, services
-from prm.plans.models import Metric, Plan
+from prm.plans.models import Metric, Plan, PlanVersion
 
 
 class MetricSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
@@ -39,6 +39,24 @@ class MetricViewSet(ScopedModelViewSet):
         return self.request.user.is_manager
 
 
+class _WithCurrentVersion:
+    """A plan whose current version is read once, from the prefetched versions when there are
+    (`Plan.current_version` queries on each use: five times per plan in a list otherwise).
+    A plan saved without any version (only possible outside the services, e.g. the admin) shows
+    version 0 with no charges rather than failing."""
+
+    def __init__(self, plan: Plan):
+        self._plan = plan
+        if "versions" in getattr(plan, "_prefetched_objects_cache", {}):
+            version = max(plan.versions.all(), key=lambda row: row.version, default=None)
+        else:
+            version = plan.current_version
+        self.current_version = version or PlanVersion(plan=plan, version=0, charges=[])
+
+    def __getattr__(self, name):
+        return getattr(self._plan, name)
+
+
 class PlanSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
     """A plan with its current version's prices (the contract's charge shape)."""
 
@@ -65,9 +83,10 @@ class PlanSerializer(ServiceSerializerMixin, serializers.ModelSerializer):
         return fields
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
+        plan = _WithCurrentVersion(instance)
+        data = super().to_representation(plan)
         if data.get("minimum_commitment") is not None:
-            data["minimum_commitment"] = plain_decimal(instance.current_version.minimum_commitment)
+            data["minimum_commitment"] = plain_decimal(plan.current_version.minimum_commitment)
         return data
 
     @staticmethod

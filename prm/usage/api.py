@@ -19,7 +19,15 @@ from prm.plans.models import Metric
 from prm.usage import alerts, parsing, services
 from prm.usage.filtersets import AlertFilterSet, AlertRuleFilterSet, EventFilterSet, QuarantineFilterSet
 from prm.usage.ingest import Outcome, events_ingest
-from prm.usage.models import ALERT_DECIMAL_PLACES, ALERT_MAX_DIGITS, Alert, AlertRule, QuarantinedEvent, UsageEvent
+from prm.usage.models import (
+    ALERT_DECIMAL_PLACES,
+    ALERT_MAX_DIGITS,
+    Alert,
+    AlertRule,
+    QuarantinedEvent,
+    QuarantineStatus,
+    UsageEvent,
+)
 from prm.usage.parsing import PayloadError, TooManyEvents
 from prm.usage.selectors import GRANULARITIES, usage_buckets
 
@@ -61,6 +69,9 @@ def _binary_headers(request) -> dict[str, str]:
 
 
 class IngestPermissionMixin:
+    # Metering sends many requests: its own rate (settings `ingest`), counted per request, not per event.
+    throttle_scope = "ingest"
+
     def check_permissions(self, request):
         super().check_permissions(request)
         if request.method == "POST" and not services.can_send_usage(request.user):
@@ -85,7 +96,7 @@ class UsageEventSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id")
     metric = serializers.CharField(source="metric.code")
     value = serializers.SerializerMethodField()
-    replaces = serializers.PrimaryKeyRelatedField(read_only=True)
+    replaces = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = UsageEvent
@@ -334,6 +345,28 @@ class QuarantineViewSet(ScopedReadOnlyViewSet):
         item.refresh_from_db()
         return Response(QuarantinedEventSerializer(item).data)
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "QuarantineReprocessAll",
+                {"outcomes": serializers.DictField(child=serializers.IntegerField(), help_text="Count by outcome.")},
+            )
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="reprocess-all")
+    def reprocess_all(self, request):
+        """Re-process every waiting event matching the query's filters (the list's), up to 10,000, after
+        fixing a cause (a customer or metric created, a period reopened): channel managers only."""
+        if not request.user.is_manager:
+            raise exceptions.PermissionDenied("Only channel managers re-process quarantined events.")
+        waiting = self.filter_queryset(self.get_queryset().filter(status=QuarantineStatus.PENDING))
+        outcomes: dict[str, int] = {}
+        for item in waiting[:10_000]:
+            outcome = _service_errors(services.quarantine_reprocess, actor=request.user, item=item)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return Response({"outcomes": outcomes})
+
 
 # --- alerts ----------------------------------------------------------------------------------
 
@@ -412,13 +445,13 @@ class AlertRuleViewSet(ScopedModelViewSet):
 class AlertSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
-    subscription = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    subscription = serializers.SlugRelatedField(slug_field="external_id", read_only=True, allow_null=True)
     metric = serializers.SlugRelatedField(slug_field="code", read_only=True)
     threshold = DecimalString(max_digits=None, decimal_places=None, read_only=True)
     limit = DecimalString(max_digits=None, decimal_places=None, read_only=True)
     observed = DecimalString(max_digits=None, decimal_places=None, read_only=True)
-    baseline_median = DecimalString(max_digits=None, decimal_places=None, read_only=True)
-    baseline_mad = DecimalString(max_digits=None, decimal_places=None, read_only=True)
+    baseline_median = DecimalString(max_digits=None, decimal_places=None, read_only=True, allow_null=True)
+    baseline_mad = DecimalString(max_digits=None, decimal_places=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Alert

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, Max, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMonth
 
@@ -44,6 +45,70 @@ def period_usage(*, customer_id: int, metric: Metric, start: datetime, end: date
     if inner_end < end:
         parts.append(_events_part(customer_id, metric, inner_end, end))
     return _combine(metric, parts)
+
+
+def period_usage_grouped(*, customer_ids, metrics, start: datetime, end: datetime) -> dict[tuple[int, int], Decimal]:
+    """`period_usage` of every (customer, metric) pair of `customer_ids` × `metrics` over the whole
+    hours [start, end), in one grouped query per aggregation kind (the period close rates its
+    batches from this): {(customer_id, metric_id): quantity}; a pair with no usage is absent (0).
+
+    The same rollups and aggregates as `usage_buckets` with one bucket, so every quantity is the
+    one `period_usage` gives; a bound inside an hour is refused (read that with `period_usage`).
+    """
+    if _floor_hour(start) != start or _floor_hour(end) != end:
+        raise ValueError("period_usage_grouped reads whole hours: start and end must be on the hour.")
+    customer_ids = sorted(set(customer_ids))
+    by_kind: dict[str, list[int]] = {}
+    for metric in metrics:
+        by_kind.setdefault(metric.aggregation, []).append(metric.pk)
+    found: dict[tuple[int, int], Decimal] = {}
+    if not customer_ids or start >= end:
+        return found
+    for aggregation, metric_ids in sorted(by_kind.items()):
+        where = {"customer_id__in": customer_ids, "metric_id__in": sorted(set(metric_ids))}
+        window = {"hour__gte": start, "hour__lt": end}
+        if aggregation == Aggregation.UNIQUE_COUNT:
+            rows = UsageDistinctKey.objects.filter(**where, **window)
+            found.update(_grouped_pairs(rows, Count("key", distinct=True)))
+            continue
+        rows = UsageRollup.objects.filter(**where, **window)
+        if aggregation == Aggregation.COUNT:
+            found.update(_grouped_pairs(rows, Sum("event_count")))
+        elif aggregation == Aggregation.SUM:
+            found.update(_grouped_pairs(rows, ExactSum("value_sum")))
+        elif aggregation == Aggregation.MAX:
+            found.update(_grouped_pairs(rows, Max("value_max")))
+        else:
+            found.update(_latest_pairs(rows))
+    return found
+
+
+def _grouped_pairs(rows, aggregate) -> dict[tuple[int, int], Decimal]:
+    grouped = rows.order_by().values("customer_id", "metric_id").annotate(value=aggregate)
+    return {
+        (customer_id, metric_id): _quantity(value)
+        for customer_id, metric_id, value in grouped.values_list("customer_id", "metric_id", "value")
+        if value is not None
+    }
+
+
+def _latest_pairs(rows) -> dict[tuple[int, int], Decimal]:
+    """Each pair's value with the latest timestamp (hours never share one: it lies in its hour)."""
+    if connection.vendor == "postgresql":
+        latest = (
+            rows.order_by("customer_id", "metric_id", "-latest_at")
+            .distinct("customer_id", "metric_id")
+            .values_list("customer_id", "metric_id", "latest_value")
+        )
+        return {(customer_id, metric_id): _quantity(value) for customer_id, metric_id, value in latest}
+    found: dict[tuple[int, int], tuple[datetime, Decimal]] = {}
+    for customer_id, metric_id, at, value in rows.order_by("latest_at").values_list(
+        "customer_id", "metric_id", "latest_at", "latest_value"
+    ):
+        key = (customer_id, metric_id)
+        if key not in found or at >= found[key][0]:
+            found[key] = (at, value)
+    return {key: _quantity(value) for key, (_at, value) in found.items()}
 
 
 @dataclass

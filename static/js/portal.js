@@ -21,6 +21,10 @@
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
+  // Progress bars carry their share as data (an inline style attribute would break the CSP).
+  document.querySelectorAll("[data-share]").forEach(function (bar) {
+    bar.style.setProperty("--share", parseFloat(bar.getAttribute("data-share")) + "%");
+  });
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });

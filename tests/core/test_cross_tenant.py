@@ -157,6 +157,7 @@ LIST_URLS = [
     "commission_rule_list", "commission_list",
     "deal_list", "mdf_request_list", "mdf_budget_list",
     "course_catalogue", "certification_list", "enablement_progress", "resource_list",
+    "audit_log",  # channel managers only: 403 for everyone else (tests/security/test_audit_log.py)
 ]  # fmt: skip
 # Create pages: reachable by those allowed, 403 for the rest, never leaking other tenants' choices.
 CREATE_URLS = [
@@ -183,6 +184,7 @@ API_ROUTES = {
     "partner": Partner,
     "customer": Customer,
     "user": User,
+    "invitation": Invitation,
     "tier": None,  # the program's catalogue: everyone signed in reads it
     "tier-evaluation": TierEvaluation,
     "application": PartnerApplication,
@@ -208,13 +210,16 @@ API_ROUTES = {
     "commission": CommissionEntry,
     "deal": DealRegistration,
     "mdf-request": MdfRequest,
+    "mdf-budget": MdfBudget,  # the vendor's: a partner's user finds none
     "notification": None,  # a person's own, not a tenant's: tests/notifications/test_api.py checks it
     "webhook": WebhookEndpoint,
+    "audit-entry": None,  # channel managers only, 403 for everyone else: tests/security/test_audit_log.py
 }
 # API paths outside the router, each checked in test_api_paths_outside_the_router_are_scoped.
 API_PATHS = {
     "events", "events-batch", "event-void", "event-replace", "usage", "quotes", "deal-won", "webhook-ping-exact",
     "subscription-change-preview",
+    "contract-policy",  # the program's rules: read by everyone signed in, set by managers (403 for others)
 }  # fmt: skip
 # Rows only channel managers see, even when a partner's key caused them.
 VENDOR_ONLY = {QuarantinedEvent, PartnerApplication, ApplicationComment, TargetMarket}
@@ -642,6 +647,10 @@ def _api_list_url(basename):
 @pytest.mark.django_db
 def test_api_routes_scope_every_action(world, client):
     owned = _owned_by_b(world)
+    # The vendor's rows (no tenant's): no partner's or customer's user finds them.
+    owned[MdfBudget] = MdfBudget.objects.create(
+        tier=world.partner_b.tier, period="2026-Q4", amount=1000, currency="USD"
+    )
     cases = [(world.admin_a, owned), (world.rep_a, owned), (world.customer_user_a1, owned)]
     cases.append((world.rep_a, {Customer: world.customer_a2}))
     cases.append((world.customer_user_a1, {Customer: world.customer_a2, User: world.customer_user_a2}))
@@ -722,8 +731,13 @@ def test_api_paths_outside_the_router_are_scoped(world, client):
         assert response.status_code == 404, (user.email, "subscription-change-preview")
         ping = reverse("webhook-ping-exact", args=[owned[WebhookEndpoint].pk])
         assert client.post(ping).status_code == 404, (user.email, "webhook-ping-exact")
+        policy = reverse("contract-policy")
+        assert client.get(policy).status_code == 200, (user.email, "contract-policy")
+        response = client.patch(policy, {"approval": "all"}, content_type="application/json")
+        assert response.status_code == 403, (user.email, "contract-policy")
     event_b.refresh_from_db()
     assert event_b.status == "active"
+    assert client.get(reverse("contract-policy")).json()["approval"] == "none"
     # Sending usage: partners yes (their own customers), customers no.
     client.force_login(world.customer_user_a1, backend="django.contrib.auth.backends.ModelBackend")
     for name in ("events", "events-batch"):

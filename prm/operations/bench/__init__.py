@@ -7,7 +7,7 @@ and a line in SECTIONS. They run in this order when no section is named.
 
 from collections.abc import Callable, Iterable
 
-from prm.operations.bench import dashboards, ingest, rating
+from prm.operations.bench import api_lists, dashboards, ingest, rating
 from prm.operations.bench.common import BenchError, Context, Line
 
 Section = Callable[[Context], Iterable[Line]]
@@ -16,6 +16,7 @@ SECTIONS: dict[str, Section] = {
     "ingest": ingest.run,
     "rating": rating.run,
     "dashboards": dashboards.run,
+    "api_lists": api_lists.run,
 }
 
 __all__ = ["SECTIONS", "BenchError", "Context", "Line", "Section"]
