@@ -15,6 +15,7 @@ number of partners' customers, invoices or usage events (pinned in tests/dashboa
 """
 
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
@@ -89,6 +90,7 @@ def growth_table(request, program, links: "Links") -> PartnerGrowthTable:
 def _growth_table(program, links: "Links") -> PartnerGrowthTable:
     current, previous = program.window.period, program.window.previous
     tier_names = {tier.pk: tier.name for tier in program.tiers}
+    stage_labels = dict(Stage.choices)
     rows = []
     for row in program.growth():
         partner = row.partner
@@ -97,12 +99,13 @@ def _growth_table(program, links: "Links") -> PartnerGrowthTable:
                 "partner_id": partner.pk,
                 "name": partner.name,
                 "tier": tier_names.get(partner.tier_id, ""),
-                "stage": Stage(partner.stage).label,
+                "stage": stage_labels[partner.stage],
                 "currency": program.currency,
                 "previous": row.previous,
-                "previous_url": links.invoices(period=previous, reseller=partner.pk),
+                # Links of the rows shown only (a program has hundreds of partners, a page shows ten).
+                "previous_url": partial(links.invoices, period=previous, reseller=partner.pk),
                 "current": row.current,
-                "current_url": links.invoices(period=current, reseller=partner.pk),
+                "current_url": partial(links.invoices, period=current, reseller=partner.pk),
                 "change": row.change,
                 "growth": row.growth_percent,
                 "growth_key": NEW if row.growth_percent is None else row.growth_percent,

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from prm.accounts.models import PARTNER_ROLES, Membership
 from prm.billing.models import Invoice, InvoiceStatus
+from prm.core.money import round_money
 from prm.core.periods import BillingPeriod
 from prm.deals.models import DealRegistration, DealStatus
 from prm.enablement.models import Certification
@@ -223,18 +224,23 @@ def program_figures(user, reporting: ReportingWindow) -> ProgramFigures:
     missing: set[str] = set()
 
     trailing: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    monthly: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(dict)
     invoices = (
         Invoice.objects.visible_to(user)
         .filter(status=InvoiceStatus.FINALIZED, period__in=names)
         .order_by()
-        .values("customer__reseller_id", "period", "currency")
+        .values_list("customer__reseller_id", "period", "currency")
         .annotate(total=ExactSum("total"), credited=ExactSum("credited"))
     )
-    for row in invoices:
-        partner_id, net = row["customer__reseller_id"], row["total"] - row["credited"]
-        trailing[partner_id][row["currency"]] += net
-        monthly[(partner_id, row["period"])][row["currency"]] = net
+    # One pass over partners × periods × currencies: a month's revenue is converted per currency as it
+    # comes (what `_convert` does for the month's currencies, rounded once each, then added up).
+    for partner_id, period, code, total, credited in invoices:
+        net = total - credited
+        trailing[partner_id][code] += net
+        partner, rate = partners.get(partner_id), rates.get(code)
+        if partner is not None and rate is not None:
+            partner.by_period[period] = partner.by_period.get(period, Decimal(0)) + round_money(
+                net * rate.rate, currency
+            )
     for partner_id, amounts in trailing.items():
         partner = partners.get(partner_id)
         if partner is None:  # a customer of a partner outside the user's scope (not for managers)
@@ -242,11 +248,6 @@ def program_figures(user, reporting: ReportingWindow) -> ProgramFigures:
         converted, without_rate = _convert(amounts, rates, currency)
         missing.update(without_rate)
         partner.trailing = sum(converted.values(), Decimal(0))
-    for (partner_id, period), amounts in monthly.items():
-        partner = partners.get(partner_id)
-        if partner is not None:
-            converted, _without_rate = _convert(amounts, rates, currency)
-            partner.by_period[period] = sum(converted.values(), Decimal(0))
 
     earned: dict[int, dict[str, Decimal]] = defaultdict(dict)
     entries = (

@@ -17,7 +17,9 @@ Widgets, top to bottom:
   and what the next tier still needs (from the latest tier evaluation; admins).
 
 Figures come from prm/dashboards/partner_selectors.py (read only) in a number of queries that does
-not depend on the number of customers, invoices or usage events.
+not depend on the number of customers, invoices or usage events; so do the rows they move and the work
+done here: the chart's largest customers, the growth table's page and its movers are picked in the
+database, and only the rows shown get their drill-down links.
 """
 
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from prm.core.money import minor_unit
 from prm.dashboards import partner_selectors as figures_of
 from prm.dashboards.charts import chart, drill_urls
 from prm.dashboards.formatting import format_change, format_money, format_number
-from prm.dashboards.tables import CustomerGrowthTable
+from prm.dashboards.tables import CustomerGrowthTable, DatabaseRows
 from prm.incentives.forecast import commission_forecast
 from prm.partners.selectors import partner_tier_progress
 
@@ -55,13 +57,14 @@ def context(request) -> dict:
     stack_by = _stack_by(request)
     window = figures_of.partner_window()
     partner = figures_of.the_partner(user)
-    revenue = figures_of.partner_revenue(user, window)
+    revenue = figures_of.partner_revenue(
+        user, window, largest=TOP_CUSTOMERS + 1, first=GROWTH_PER_PAGE, movers=GROWTH_HIGHLIGHTS
+    )
     commissions = figures_of.commissions_by_period(user, window.trailing)
     # Statements and payouts are the partner's own money: its admins see them, not its reps.
     statements = figures_of.statement_figures(user, window.trailing) if user.is_partner_admin else None
     forecast = commission_forecast(user=user, period=window.open)
     by_metric = figures_of.revenue_by_metric(user, window) if stack_by == "metric" else None
-    growth = figures_of.customer_growth(revenue)
     labels = [_month_label(window, period) for period in window.chart]
     return {
         "partner": partner,
@@ -71,7 +74,7 @@ def context(request) -> dict:
         "previous_text": figures_of.period_label(window.previous),
         "open_text": figures_of.period_label(window.open),
         "is_rep": user.is_partner_rep,
-        "kpis": _kpis(user, window, revenue, commissions, statements, forecast),
+        "kpis": _kpis(user, partner, window, revenue, commissions, statements, forecast),
         "stack_by": stack_by,
         "top_customers": TOP_CUSTOMERS,
         "stack_links": [
@@ -81,11 +84,9 @@ def context(request) -> dict:
         "consumption_charts": [
             _consumption_chart(window, revenue, currency, labels, by_metric) for currency in revenue.currencies
         ],
-        "growing": [_highlight(row) for row in growth if row.change > 0][:GROWTH_HIGHLIGHTS],
-        "declining": [_highlight(row) for row in sorted(growth, key=lambda row: row.change) if row.change < 0][
-            :GROWTH_HIGHLIGHTS
-        ],
-        "growth_table": growth_table(request, window, growth),
+        "growing": [_highlight(row) for row in revenue.growing],
+        "declining": [_highlight(row) for row in revenue.declining],
+        "growth_table": growth_table(request, window, revenue.growth_count, first=revenue.growth_first),
         "growth_export_url": "?" + urlencode({"export": "csv", **_sorting(request)}),
         "declining_first_url": _query(request, **{GROWTH_SORT: "change", GROWTH_PAGE: None}) + "#growth",
         "growing_first_url": _query(request, **{GROWTH_SORT: "-change", GROWTH_PAGE: None}) + "#growth",
@@ -102,7 +103,8 @@ def export(request):
         return None
     user = request.user
     window = figures_of.partner_window()
-    table = _growth_table(user, window, figures_of.customer_growth(figures_of.partner_revenue(user, window)))
+    # Every row, streamed in the asked order: the count is only asked of a paginated table.
+    table = _growth_table(user, window, lambda: figures_of.customer_growth_count(user, window))
     RequestConfig(request, paginate=False).configure(table)
     return table_csv_response(table, f"Customers by growth {window.end}")
 
@@ -193,11 +195,11 @@ def _amount(amount: Decimal, currency: str, **delta) -> KpiValue:
     return KpiValue(format_money(amount, currency), currency, **delta)
 
 
-def _kpis(user, window, revenue, commissions, statements, forecast) -> list[Kpi]:
+def _kpis(user, partner, window, revenue, commissions, statements, forecast) -> list[Kpi]:
     currencies = revenue.currencies or [settings.PRM_PROGRAM_CURRENCY]
     end, previous, trailing = window.end, window.previous, window.trailing
     first_text, end_text = figures_of.period_label(trailing[0]), figures_of.period_label(end)
-    counts = figures_of.customer_counts(user)
+    counts = {"total": partner.customers_total, "active": partner.customers_active}
 
     current_revenue, previous_revenue = revenue.final_in(end), revenue.final_in(previous)
     last_month = []
@@ -305,18 +307,20 @@ def _consumption_chart(window, revenue, currency: str, labels: list[str], by_met
         )  # fmt: skip
 
     if by_metric is None:
-        rows = {f"{row.customer_id}": row for row in revenue.of_currency(currency)}
-        series = {key: {str(p): row.in_period(p) for p in periods} for key, row in rows.items()}
-        top, rest = _top(series, periods)
-        for key in top:
-            row = rows[key]
+        # The database picked the TOP_CUSTOMERS + 1 largest (as `_top` orders them); all of them are
+        # named when there are no more ("others" of one would just hide a name).
+        customers, largest = revenue.customers.get(currency, 0), revenue.largest.get(currency, [])
+        top = largest if customers <= TOP_CUSTOMERS + 1 else largest[:TOP_CUSTOMERS]
+        for row in top:
             bar(
-                row.name, [series[key][str(p)] for p in periods],
+                row.name, [row.in_period(p) for p in periods],
                 [_invoices_url(window, period=p, customer=row.customer_id) for p in periods],
             )  # fmt: skip
-        if rest:
-            others = [sum((series[key][str(p)] for key in rest), Decimal(0)) for p in periods]
-            bar(f"{OTHERS} ({len(rest)})", others, [_invoices_url(window, period=p) for p in periods])
+        if customers > len(top):
+            # The rest: every customer's figure less the named ones'.
+            others = [revenue.amount_in(currency, p) - sum((row.in_period(p) for row in top), Decimal(0))
+                      for p in periods]  # fmt: skip
+            bar(f"{OTHERS} ({customers - len(top)})", others, [_invoices_url(window, period=p) for p in periods])
         title = f"Customers' consumption by customer ({currency})"
         columns = ("Customer", "Month", f"Revenue ({currency})")
     else:
@@ -346,36 +350,41 @@ def _consumption_chart(window, revenue, currency: str, labels: list[str], by_met
 # --- growth --------------------------------------------------------------------------------------------
 
 
-def growth_table(request, window, growth) -> CustomerGrowthTable:
-    table = _growth_table(request.user, window, growth)
+def growth_table(request, window, count, first=()) -> CustomerGrowthTable:
+    """The customers by growth, `count` rows sorted and paginated in the database (see `_growth_table`);
+    `first`: its first rows in its own order, already read (its first page, unless sorted otherwise)."""
+    table = _growth_table(request.user, window, count, first)
     RequestConfig(request, paginate={"per_page": GROWTH_PER_PAGE}).configure(table)
     return table
 
 
-def _growth_table(user, window, growth) -> CustomerGrowthTable:
-    rows = []
-    for row in growth:
-        customer = row.revenue
-        rows.append(
-            {
-                "customer_id": customer.customer_id,
-                "name": customer.name,
-                "customer_url": reverse("customer_detail", args=[customer.customer_id]),
-                "rep": customer.rep,
-                "currency": customer.currency,
-                "previous": row.previous,
-                "previous_url": _invoices_url(window, period=window.previous, customer=customer.customer_id),
-                "current": row.current,
-                "current_url": _invoices_url(window, period=window.end, customer=customer.customer_id),
-                "change": row.change,
-                "growth": row.growth_percent,
-                "growth_key": NEW_GROWTH if row.growth_percent is None else row.growth_percent,
-                "trailing": row.trailing,
-                "trailing_url": _invoices_url(window, customer=customer.customer_id, status="finalized", trailing=True),
-            }
-        )
+def _growth_table(user, window, count, first=()) -> CustomerGrowthTable:
+    """The table over `DatabaseRows`: the database sorts and slices; only the rows fetched (a page, or
+    every row for the CSV) become records with their links."""
+
+    def fetch(order, start, stop):
+        return figures_of.customer_growth_rows(user, window, order=order, start=start, stop=stop)
+
+    def record(row) -> dict:
+        return {
+            "customer_id": row.customer_id,
+            "name": row.name,
+            "customer_url": reverse("customer_detail", args=[row.customer_id]),
+            "rep": row.rep,
+            "currency": row.currency,
+            "previous": row.previous,
+            "previous_url": _invoices_url(window, period=window.previous, customer=row.customer_id),
+            "current": row.current,
+            "current_url": _invoices_url(window, period=window.end, customer=row.customer_id),
+            "change": row.change,
+            "growth": row.growth_percent,
+            "growth_key": NEW_GROWTH if row.growth_percent is None else row.growth_percent,
+            "trailing": row.trailing,
+            "trailing_url": _invoices_url(window, customer=row.customer_id, status="finalized", trailing=True),
+        }
+
     return CustomerGrowthTable(
-        rows,
+        DatabaseRows(fetch, count=count, decorate=record, first=first),
         # A rep's customers are all theirs: the column would say their name on every row.
         exclude=("rep",) if user.is_partner_rep else (),
         previous_label=figures_of.period_label(window.previous),
@@ -384,12 +393,11 @@ def _growth_table(user, window, growth) -> CustomerGrowthTable:
 
 
 def _highlight(row) -> dict:
-    customer = row.revenue
     text, css = format_change(row.current, row.previous)
     return {
-        "name": customer.name,
-        "url": reverse("customer_detail", args=[customer.customer_id]),
-        "change": f"{'+' if row.change > 0 else ''}{_money(row.change, customer.currency)}",
+        "name": row.name,
+        "url": reverse("customer_detail", args=[row.customer_id]),
+        "change": f"{'+' if row.change > 0 else ''}{_money(row.change, row.currency)}",
         "percent": text,
         "css": css,
     }

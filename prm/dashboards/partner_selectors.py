@@ -16,11 +16,13 @@ out. A period's figure is its finalized invoices plus its drafts: a closed perio
 an open one has nothing but drafts (a manager may finalize one invoice early; it then counts as
 final). Money is never added across currencies: every figure is kept per currency.
 
-Aggregation happens in the database — one GROUP BY customer · period · currency · status over the
-invoices, one over the invoice lines (only for the by-metric chart), one over the ledger, one over the
-statements — summed exactly (ExactSum: SQLite's SUM would add floats; `total − credited` is
-subtracted here, in Decimal, for the same reason). The number of queries does not depend on the
-number of customers, invoices or usage events (pinned by tests/dashboards/test_partner_dashboard.py).
+Aggregation happens in the database — one query over the invoices for the KPIs, the chart and the
+growth movers (`partner_revenue`), one for the growth table's page (`customer_growth_rows`), one over
+the invoice lines (only for the by-metric chart), one over the ledger, one over the statements — summed
+exactly (ExactSum, and `_Minus` for `total − credited`: SQLite's SUM and minus would add floats). The
+number of queries, the rows they return and the work done with them do not depend on the number of
+customers, invoices or usage events (pinned by tests/dashboards/test_partner_dashboard.py; the
+database's choices are checked against a plain reading in test_partner_dashboard_in_database.py).
 """
 
 from collections import defaultdict
@@ -28,7 +30,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q
+from django.db import connections
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    F,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from prm.billing.models import Invoice, InvoiceLine, InvoiceStatus, Recommendation, RecommendationStatus
@@ -37,6 +55,7 @@ from prm.customers.models import Customer
 from prm.incentives.models import CommissionEntry, Statement, StatementStatus
 from prm.operations.tier_evaluation import last_closed_period, window
 from prm.partners.models import Partner, PartnerStageChange, Stage
+from prm.usage.models import QUANTITY_DECIMAL_PLACES
 from prm.usage.rollups import ExactSum
 
 ZERO = Decimal(0)
@@ -104,109 +123,349 @@ def _names(periods) -> list[str]:
     return [str(period) for period in periods]
 
 
-# --- revenue per customer --------------------------------------------------------------------------
+# --- revenue: the invoices in one query --------------------------------------------------------------
+#
+# The page needs, of possibly thousands of customers, only: per currency and period the totals (KPIs,
+# the "others" of the chart), the largest customers of each currency with their months (the chart's
+# named bars), how many customers there are, and the customers that grew or declined most (the growth
+# table's first page and its highlights). All of it is aggregated in the database from one grouping of
+# the visible invoices per customer · currency · period (`_per_period`, an ORM queryset, so the scope
+# is the usual `visible_to`), wrapped in SQL the ORM cannot write (aggregates of aggregates and window
+# functions over them). Rows moved and Python work depend on the number of currencies and periods,
+# never on the number of customers.
+
+
+class _Minus(Func):
+    """a − b, exactly: NUMERIC on PostgreSQL; on SQLite, whose decimals are REALs, through the exact
+    `prm_decimal_add` (prm/usage/rollups.py) of a and −b."""
+
+    arity = 2
+    template = "(%(expressions)s)"
+    arg_joiner = " - "
+    output_field = DecimalField(max_digits=38, decimal_places=QUANTITY_DECIMAL_PLACES)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="prm_decimal_add(%(expressions)s)", arg_joiner=", -")
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The vendor's spelling of what the raw SQL below needs (exact sums and differences, code-point order)."""
+
+    sqlite: bool
+
+    def sum(self, expression: str) -> str:
+        return f"prm_decimal_sum({expression})" if self.sqlite else f"SUM({expression})"
+
+    def minus(self, a: str, b: str) -> str:
+        return f"prm_decimal_add({a}, -({b}))" if self.sqlite else f"({a} - {b})"
+
+    def growth_percent(self) -> str:
+        """The growth column's figure, change · 100 / previous to one decimal place, rounded half to even
+        as Python's Decimal.quantize rounds it (PostgreSQL's ROUND goes half away from zero, so an exact
+        half is rounded to the even tenth here); NULL when there was nothing to grow from. On SQLite,
+        whose decimals are REALs, ROUND's nearest tenth."""
+        ratio = "(change * 100.0 / NULLIF(previous, 0))"
+        if self.sqlite:
+            return f"ROUND({ratio}, 1)"
+        tenths = f"TRUNC({ratio} * 10)"
+        return (
+            f"CASE WHEN ABS({ratio} * 10 - {tenths}) = 0.5 AND MOD({tenths}, 2) = 0 THEN {tenths} / 10 "
+            f"ELSE ROUND({ratio}, 1) END"
+        )
+
+    def text_order(self, expression: str) -> str:
+        """Strings in code-point order, as Python sorts them (SQLite's BINARY collation already is)."""
+        return expression if self.sqlite else f'{expression} COLLATE "C"'
+
+
+def _decimal(value) -> Decimal:
+    """A sum as the database hands it back: NUMERIC (a Decimal), or on SQLite an INTEGER or a REAL whose
+    repr() is the exact decimal stored (see ExactSum)."""
+    if value is None:
+        return ZERO
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _per_period(user, periods) -> QuerySet:
+    """The visible invoices of `periods`, void ones left out, per customer · currency · period: finalized
+    ones net of their credit notes, their credit notes, drafts (and how many), and the period's figure
+    (finalized net plus drafts). Columns: PER_PERIOD."""
+    finalized = Q(status=InvoiceStatus.FINALIZED)
+    net = _Minus("total", "credited")
+    return (
+        Invoice.objects.visible_to(user)
+        .filter(period__in=_names(periods))
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by()
+        .values("customer_id", "currency", "period")
+        .annotate(
+            final=ExactSum(net, filter=finalized), credit_notes=ExactSum("credited", filter=finalized),
+            draft=ExactSum("total", filter=~finalized), drafts=Count("pk", filter=~finalized),
+            amount=ExactSum(Case(When(finalized, then=net), default=F("total"))),
+        )
+    )  # fmt: skip
+
+
+PER_PERIOD = "per_period (customer_id, currency, period, final, credit_notes, draft, drafts, amount)"
+
+
+def _customers(user) -> QuerySet:
+    """The visible customers' names and reps (the rep's name, else their email, else "": none). Columns:
+    CUSTOMERS."""
+    rep = Coalesce(
+        NullIf("assigned_rep__full_name", Value("")), "assigned_rep__email", Value(""), output_field=CharField()
+    )
+    return Customer.objects.visible_to(user).order_by().values("pk", "name", rep=rep)
+
+
+CUSTOMERS = "customers (id, name, rep)"
+
+
+def _per_customer_sql(sql: _Sql, partner_window: PartnerWindow) -> tuple[str, list]:
+    """`per_customer` and `growth`, from `per_period` and `customers`, in one pass over `per_period`:
+
+    - per_customer: per customer · currency, the sum over the periods of |the period's figure| (size) and
+      of the figures (chart_total); the finalized revenue, net, of the last closed period (current), of
+      the one before (previous) and of the twelve (twelve_months);
+    - growth: the customers with revenue in either of the last two closed periods, with their name, rep
+      and change."""
+    trailing = _names(partner_window.trailing)
+
+    def final_in(condition: str) -> str:
+        return f"COALESCE({sql.sum(f'CASE WHEN period {condition} THEN final END')}, 0)"
+
+    # Our own names only; every value is a parameter.
+    text = (
+        "per_customer AS (SELECT customer_id, currency, "  # noqa: S608
+        f"{sql.sum('ABS(amount)')} AS size, {sql.sum('amount')} AS chart_total, "
+        f"{final_in('= %s')} AS current, {final_in('= %s')} AS previous, "
+        f"{final_in('IN (' + ', '.join(['%s'] * len(trailing)) + ')')} AS twelve_months "
+        "FROM per_period GROUP BY customer_id, currency), "
+        "growth AS (SELECT per_customer.customer_id, currency, current, previous, twelve_months, "
+        f"customers.name, customers.rep, {sql.minus('current', 'previous')} AS change "
+        "FROM per_customer JOIN customers ON customers.id = per_customer.customer_id "
+        "WHERE current <> 0 OR previous <> 0)"
+    )
+    return text, [str(partner_window.end), str(partner_window.previous), *trailing]
+
+
+def _growth_order(sql: _Sql) -> str:
+    """The growth table's own order, and every other order's tie-break: the largest increase first, then
+    by name (case-insensitive), customer and currency."""
+    return f"change DESC, {sql.text_order('LOWER(name)')}, customer_id, currency"
+
+
+def _execute(user, partner_window: PartnerWindow, periods, template: str, params: list) -> list[tuple]:
+    """`template` after the common table expressions `per_period` (of `periods`), `customers`,
+    `per_customer` and `growth`, each the user's own through `visible_to`."""
+    per_period, customers = _per_period(user, periods), _customers(user)
+    connection = connections[per_period.db]
+    sql = _Sql(sqlite=connection.vendor == "sqlite")
+    per_customer, per_customer_params = _per_customer_sql(sql, partner_window)
+    ctes, values = [], []
+    for name, queryset in ((PER_PERIOD, per_period), (CUSTOMERS, customers)):
+        text, queryset_params = queryset.query.get_compiler(queryset.db).as_sql()
+        ctes.append(f"{name} AS ({text})")
+        values += queryset_params
+    ctes.append(per_customer)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {template}", [*values, *per_customer_params, *params])
+        return cursor.fetchall()
+
+
+def _vendor_sql() -> _Sql:
+    return _Sql(sqlite=connections[Invoice.objects.db].vendor == "sqlite")
 
 
 @dataclass
-class CustomerRevenue:
-    """One customer's revenue in one currency, per period."""
+class PeriodTotals:
+    """One currency's invoices in one period, every visible customer together."""
+
+    final: Decimal = ZERO  # finalized invoices, net of credit notes
+    credited: Decimal = ZERO  # credit notes on finalized invoices
+    draft: Decimal = ZERO  # live drafts
+    drafts: int = 0  # how many drafts
+
+    @property
+    def amount(self) -> Decimal:
+        """The period's figure: final invoices plus drafts (an estimate while it is open)."""
+        return self.final + self.draft
+
+
+@dataclass
+class CustomerSeries:
+    """One of a currency's largest customers over the chart's periods, with its figure per period."""
 
     customer_id: int
     name: str
     currency: str
-    rep: str  # the assigned rep's name, "" when none
-    final: dict[str, Decimal] = field(default_factory=dict)  # finalized invoices, net of credit notes
-    draft: dict[str, Decimal] = field(default_factory=dict)  # live drafts
-    credited: dict[str, Decimal] = field(default_factory=dict)  # credit notes on finalized invoices
-    drafts: int = 0  # draft invoices of the open period
-
-    def final_in(self, period) -> Decimal:
-        return self.final.get(str(period), ZERO)
+    amounts: dict[str, Decimal] = field(default_factory=dict)  # period → final (net) plus drafts
 
     def in_period(self, period) -> Decimal:
-        """The period's figure: final invoices plus drafts (an estimate while it is open)."""
-        return self.final.get(str(period), ZERO) + self.draft.get(str(period), ZERO)
+        return self.amounts.get(str(period), ZERO)
 
-    def over(self, periods) -> Decimal:
-        return sum((self.in_period(period) for period in periods), ZERO)
+
+@dataclass(frozen=True)
+class CustomerGrowth:
+    """A customer's revenue in the last closed period against the period before (finalized, net)."""
+
+    customer_id: int
+    name: str
+    currency: str
+    previous: Decimal
+    current: Decimal
+    trailing: Decimal = ZERO  # the twelve periods
+    rep: str = ""  # the assigned rep's name ("" when none); read for the growth table only
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.previous
+
+    @property
+    def growth_percent(self) -> Decimal | None:
+        """None when there was nothing to grow from."""
+        if not self.previous:
+            return None
+        return (self.change * 100 / self.previous).quantize(PERCENT_PLACES)
 
 
 @dataclass
 class PartnerRevenue:
-    """Every visible customer's revenue over the chart's periods, per currency."""
+    """The visible customers' revenue over the chart's periods, per currency (see `partner_revenue`)."""
 
     window: PartnerWindow
-    customers: list[CustomerRevenue]
+    currencies: list[str]  # billed in the chart's periods, the one with the most revenue first (then by code)
+    totals: dict[str, dict[str, PeriodTotals]]  # currency → period → every customer's invoices
+    largest: dict[str, list[CustomerSeries]]  # currency → its largest customers over the chart, largest first
+    customers: dict[str, int]  # currency → how many customers it billed over the chart
+    growth_count: int  # customers (· currency) with revenue in either of the last two closed periods
+    growth_first: list[CustomerGrowth]  # the first rows of the growth table in its own order
+    growing: list[CustomerGrowth]  # the largest increases (change > 0), largest first
+    declining: list[CustomerGrowth]  # the largest decreases (change < 0), largest first
 
-    @property
-    def currencies(self) -> list[str]:
-        """The currencies billed, the one with the most revenue over the chart first (then by code)."""
-        totals: dict[str, Decimal] = defaultdict(Decimal)
-        for row in self.customers:
-            totals[row.currency] += abs(row.over(self.window.chart))
-        return sorted(totals, key=lambda currency: (-totals[currency], currency))
-
-    def of_currency(self, currency: str) -> list[CustomerRevenue]:
-        return [row for row in self.customers if row.currency == currency]
+    def _in(self, currency: str, period) -> PeriodTotals:
+        return self.totals.get(currency, {}).get(str(period)) or PeriodTotals()
 
     def per_currency(self, amount) -> dict[str, Decimal]:
-        """{currency: sum of `amount(row)`} over the customers, every billed currency listed."""
-        totals: dict[str, Decimal] = dict.fromkeys(self.currencies, ZERO)
-        for row in self.customers:
-            totals[row.currency] += amount(row)
-        return totals
+        """{currency: `amount(totals of the currency)`}, every billed currency listed."""
+        return {currency: amount(currency) for currency in self.currencies}
 
     def final_in(self, period) -> dict[str, Decimal]:
-        return self.per_currency(lambda row: row.final_in(period))
+        return self.per_currency(lambda currency: self._in(currency, period).final)
 
     def draft_in(self, period) -> dict[str, Decimal]:
-        return self.per_currency(lambda row: row.draft.get(str(period), ZERO))
+        return self.per_currency(lambda currency: self._in(currency, period).draft)
+
+    def credited_in(self, period) -> dict[str, Decimal]:
+        return self.per_currency(lambda currency: self._in(currency, period).credited)
+
+    def amount_in(self, currency: str, period) -> Decimal:
+        """Every customer's figure of the period in `currency`: final invoices (net) plus drafts."""
+        return self._in(currency, period).amount
 
     def trailing(self) -> dict[str, Decimal]:
         """Finalized invoices of the twelve periods, net of credit notes."""
         periods = self.window.trailing
-        return self.per_currency(lambda row: sum((row.final_in(period) for period in periods), ZERO))
+        return self.per_currency(lambda currency: sum((self._in(currency, p).final for p in periods), ZERO))
 
     def open_drafts(self) -> int:
-        return sum(row.drafts for row in self.customers)
-
-    def credited_in(self, period) -> dict[str, Decimal]:
-        return self.per_currency(lambda row: row.credited.get(str(period), ZERO))
+        return sum(self._in(currency, self.window.open).drafts for currency in self.currencies)
 
 
-def partner_revenue(user, partner_window: PartnerWindow) -> PartnerRevenue:
-    """One GROUP BY over the visible invoices of the chart's periods."""
-    rows = (
-        Invoice.objects.visible_to(user)
-        .filter(period__in=_names(partner_window.chart))
-        .exclude(status=InvoiceStatus.VOID)
-        .order_by()
-        .values(
-            "customer_id", "customer__name", "customer__assigned_rep__full_name", "customer__assigned_rep__email",
-            "currency", "period", "status",
+def partner_revenue(user, partner_window: PartnerWindow, *, largest: int, first: int, movers: int) -> PartnerRevenue:
+    """The revenue figures of the page in one query (see the section's comment).
+
+    - totals per currency · period (finalized net, credited, drafts);
+    - per currency: how many customers, and the order of the currencies: the sum over customers of
+      |their revenue over the chart's periods|;
+    - the `largest` customers of each currency with their figure per period: by the sum over the periods
+      of |the period's figure| (ties by the customer id as text), so a customer with a credit note counts
+      by how much it moved;
+    - the customers with revenue in either of the last two closed periods: how many, the `first` rows of
+      the growth table in its own order (largest increase first: its first page, and those that grew most)
+      and the `movers` that declined most.
+    """
+    sql = _vendor_sql()
+    order = _growth_order(sql)
+    declining = order.replace("change DESC", "change", 1)
+
+    # Our own names only; every value is a parameter. Rows of six kinds, each row: kind, currency, period,
+    # customer, name, rep, three figures, and a count or a place. The first kind types the columns its
+    # NULLs stand for (PostgreSQL resolves them in order).
+    def growth_rows(kind: str, order: str) -> str:
+        # Rows in `order`, each with its place (a UNION ALL need not keep the order of its parts).
+        columns = "currency, NULL, customer_id, name, rep, current, previous, twelve_months"
+        return (
+            f"SELECT '{kind}', {columns}, ROW_NUMBER() OVER (ORDER BY {order}) FROM ("  # noqa: S608
+            f"SELECT * FROM growth ORDER BY {order} LIMIT %s) {kind}_rows"
         )
-        .annotate(total=ExactSum("total"), credited=ExactSum("credited"), invoices=Count("pk"))
-    )  # fmt: skip
-    open_name = str(partner_window.open)
-    customers: dict[tuple[int, str], CustomerRevenue] = {}
-    for row in rows:
-        key = (row["customer_id"], row["currency"])
-        customer = customers.get(key)
-        if customer is None:
-            rep = row["customer__assigned_rep__full_name"] or row["customer__assigned_rep__email"] or ""
-            customer = customers[key] = CustomerRevenue(
-                customer_id=row["customer_id"], name=row["customer__name"], currency=row["currency"], rep=rep
+
+    template = (
+        ", largest AS ("  # noqa: S608
+        "SELECT * FROM (SELECT customer_id, currency, ROW_NUMBER() OVER (PARTITION BY currency "
+        f"ORDER BY size DESC, {sql.text_order('CAST(customer_id AS TEXT)')}) AS place FROM per_customer) ranked "
+        "WHERE place <= %s) "
+        "SELECT 'period', currency, period, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), "
+        f"{sql.sum('final')}, {sql.sum('credit_notes')}, {sql.sum('draft')}, SUM(drafts) "
+        "FROM per_period GROUP BY currency, period "
+        f"UNION ALL SELECT 'currency', currency, NULL, NULL, NULL, NULL, {sql.sum('ABS(chart_total)')}, NULL, "
+        "NULL, COUNT(*) FROM per_customer GROUP BY currency "
+        "UNION ALL SELECT 'largest', per_period.currency, period, per_period.customer_id, customers.name, NULL, "
+        "amount, NULL, NULL, place FROM largest JOIN per_period ON per_period.customer_id = largest.customer_id "
+        "AND per_period.currency = largest.currency JOIN customers ON customers.id = largest.customer_id "
+        f"UNION ALL {growth_rows('first', order)} "
+        f"UNION ALL {growth_rows('declining', declining)} "
+        "UNION ALL SELECT 'growth', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*) FROM growth"
+    )
+    rows = _execute(user, partner_window, partner_window.chart, template, [largest, max(first, movers), movers])
+
+    totals: dict[str, dict[str, PeriodTotals]] = defaultdict(dict)
+    sizes: dict[str, Decimal] = {}
+    customers: dict[str, int] = {}
+    series: dict[tuple[str, int], CustomerSeries] = {}
+    places: dict[tuple[str, int], int] = {}
+    growth: dict[str, list[tuple[int, CustomerGrowth]]] = {"first": [], "declining": []}
+    growth_count = 0
+    for kind, currency, period, customer_id, name, rep, one, two, three, number in rows:
+        if kind == "period":
+            totals[currency][period] = PeriodTotals(
+                final=_decimal(one), credited=_decimal(two), draft=_decimal(three), drafts=int(number or 0)
             )
-        period, total, credited = row["period"], Decimal(row["total"] or 0), Decimal(row["credited"] or 0)
-        if row["status"] == InvoiceStatus.FINALIZED:
-            customer.final[period] = customer.final.get(period, ZERO) + total - credited
-            customer.credited[period] = customer.credited.get(period, ZERO) + credited
+        elif kind == "currency":
+            sizes[currency], customers[currency] = _decimal(one), int(number)
+        elif kind == "largest":
+            key = (currency, customer_id)
+            each = series.setdefault(key, CustomerSeries(customer_id=customer_id, name=name, currency=currency))
+            each.amounts[period] = _decimal(one)
+            places[key] = int(number)
+        elif kind in growth:
+            row = CustomerGrowth(
+                customer_id=customer_id, name=name, currency=currency, rep=rep,
+                current=_decimal(one), previous=_decimal(two), trailing=_decimal(three),
+            )  # fmt: skip
+            growth[kind].append((int(number), row))
         else:
-            customer.draft[period] = customer.draft.get(period, ZERO) + total
-            if period == open_name:
-                customer.drafts += row["invoices"]
-    ordered = sorted(customers.values(), key=lambda row: (row.name.lower(), row.customer_id, row.currency))
-    return PartnerRevenue(window=partner_window, customers=ordered)
+            growth_count = int(number)
+
+    def in_order(kind: str) -> list[CustomerGrowth]:
+        return [row for _place, row in sorted(growth[kind], key=lambda each: each[0])]
+
+    first_rows = in_order("first")
+    largest_of: dict[str, list[CustomerSeries]] = defaultdict(list)
+    for key in sorted(series, key=lambda key: places[key]):
+        largest_of[key[0]].append(series[key])
+    return PartnerRevenue(
+        window=partner_window,
+        currencies=sorted(sizes, key=lambda currency: (-sizes[currency], currency)),
+        totals=dict(totals),
+        largest=dict(largest_of),
+        customers=customers,
+        growth_count=growth_count,
+        growth_first=first_rows[:first],
+        growing=[row for row in first_rows if row.change > 0][:movers],
+        declining=[row for row in in_order("declining") if row.change < 0],
+    )
 
 
 def revenue_by_metric(user, partner_window: PartnerWindow) -> dict[str, dict[str, dict[str, Decimal]]]:
@@ -234,46 +493,73 @@ def revenue_by_metric(user, partner_window: PartnerWindow) -> dict[str, dict[str
     return {currency: dict(names) for currency, names in series.items()}
 
 
-# --- growth -----------------------------------------------------------------------------------------
+def customer_growth_count(user, partner_window: PartnerWindow) -> int:
+    """How many rows `customer_growth_rows` has (the page reads it from `partner_revenue` instead)."""
+    ((count,),) = _execute(user, partner_window, partner_window.trailing, "SELECT COUNT(*) FROM growth", [])
+    return count
 
 
-@dataclass(frozen=True)
-class CustomerGrowth:
-    """A customer's revenue in the last closed period against the period before (finalized, net)."""
-
-    revenue: CustomerRevenue
-    previous: Decimal
-    current: Decimal
-    trailing: Decimal
-
-    @property
-    def change(self) -> Decimal:
-        return self.current - self.previous
-
-    @property
-    def growth_percent(self) -> Decimal | None:
-        """None when there was nothing to grow from."""
-        if not self.previous:
-            return None
-        return (self.change * 100 / self.previous).quantize(PERCENT_PLACES)
+# Columns of the growth table → how the database orders them (the tie-break is `_growth_order`).
+GROWTH_ORDER = {
+    "name": "{name}",
+    "rep": "{rep}",
+    "previous": "previous",
+    "current": "current",
+    "change": "change",
+    # "new" (nothing to grow from) above every percentage; the percentages as shown (to 0.1).
+    "growth": "CASE WHEN previous = 0 THEN 1 ELSE 0 END {direction}, {percent}",
+    "trailing": "twelve_months",
+    "currency": "currency",
+}
 
 
-def customer_growth(revenue: PartnerRevenue) -> list[CustomerGrowth]:
-    """Customers with revenue in either of the last two closed periods, largest increase first.
+def customer_growth_rows(
+    user, partner_window: PartnerWindow, *, order: list[str], start: int = 0, stop: int | None = None
+) -> list[CustomerGrowth]:
+    """Rows `start`–`stop` of the customers by growth (every one with revenue in either of the last two
+    closed periods), sorted in the database by `order` (column names, "-" for descending), then in the
+    table's own order: largest increase first, by name, customer and currency.
 
-    Two complete, final months are compared (not the open month's estimate against a whole month,
-    which would read as a decline every morning of the 1st); the same comparison as the manager's
-    partners-by-growth table and the tier evaluation's growth criterion.
-    """
-    window = revenue.window
+    The growth column sorts by the percentage it shows, "new" above every one; names in code-point order,
+    as Python compares strings (on PostgreSQL through the "C" collation)."""
+    sql = _vendor_sql()
+    terms = []
+    for alias in order:
+        name = alias.lstrip("-")
+        direction = "DESC" if alias.startswith("-") else "ASC"
+        expression = GROWTH_ORDER[name].format(
+            name=sql.text_order("name"), rep=sql.text_order("rep"), percent=sql.growth_percent(), direction=direction
+        )
+        terms.append(f"{expression} {direction}")
+    terms.append(_growth_order(sql))
+    # Our own names and the orders above only; every value is a parameter.
+    template = (
+        "SELECT customer_id, name, rep, currency, current, previous, twelve_months FROM growth "  # noqa: S608
+        f"ORDER BY {', '.join(terms)}"
+    )
+    params = []
+    if stop is not None:
+        template += " LIMIT %s"
+        params.append(stop - start)
+    if start:
+        # SQLite takes an OFFSET only after a LIMIT (-1: none).
+        template += " LIMIT -1 OFFSET %s" if stop is None and sql.sqlite else " OFFSET %s"
+        params.append(start)
     rows = []
-    for row in revenue.customers:
-        current, previous = row.final_in(window.end), row.final_in(window.previous)
-        if not current and not previous:
-            continue
-        trailing = sum((row.final_in(period) for period in window.trailing), ZERO)
-        rows.append(CustomerGrowth(revenue=row, previous=previous, current=current, trailing=trailing))
-    rows.sort(key=lambda each: (-each.change, each.revenue.name.lower(), each.revenue.customer_id))
+    for customer_id, name, rep, currency, current, previous, twelve in _execute(
+        user, partner_window, partner_window.trailing, template, params
+    ):
+        rows.append(
+            CustomerGrowth(
+                customer_id=customer_id,
+                name=name,
+                rep=rep,
+                currency=currency,
+                current=_decimal(current),
+                previous=_decimal(previous),
+                trailing=_decimal(twelve),
+            )  # fmt: skip
+        )
     return rows
 
 
@@ -331,13 +617,22 @@ def statement_figures(user, periods) -> list[StatementFigures]:
 # --- customers, lifecycle --------------------------------------------------------------------------
 
 
-def customer_counts(user) -> dict[str, int]:
-    return Customer.objects.visible_to(user).aggregate(total=Count("pk"), active=Count("pk", filter=Q(is_active=True)))
-
-
 def the_partner(user) -> Partner:
-    """The user's own partner with its tier (one query, through the scope like everything else)."""
-    return Partner.objects.visible_to(user).select_related("tier").get(pk=user.membership_or_none.partner_id)
+    """The user's own partner with its tier, and how many of its customers the user sees (a rep: those
+    assigned to them) as `customers_total` and `customers_active` (one query, through the scope like
+    everything else)."""
+
+    def count(customers) -> Subquery:
+        counted = customers.filter(reseller=OuterRef("pk")).order_by().values("reseller").annotate(n=Count("pk"))
+        return Coalesce(Subquery(counted.values("n")), 0)
+
+    visible = Customer.objects.visible_to(user)
+    return (
+        Partner.objects.visible_to(user)
+        .select_related("tier")
+        .annotate(customers_total=count(visible), customers_active=count(visible.filter(is_active=True)))
+        .get(pk=user.membership_or_none.partner_id)
+    )
 
 
 @dataclass(frozen=True)

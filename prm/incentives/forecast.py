@@ -69,9 +69,17 @@ def commission_forecast(*, user, period: BillingPeriod) -> CommissionForecast:
     prospects = [p for each in facts for p in accrual.prospective_entries(each, per_invoice) if earns(p)]
     scope = scope_of(user)
     if growth_rules and scope.rep_user_id is None and facts:
-        # Growth is the partner's whole revenue, measured against the previous period's final figures.
-        now = accrual.partner_revenue(Invoice.objects.filter(pk__in=[each.invoice.pk for each in facts]))
-        before = accrual.finalized_revenue(period.previous())
+        # Growth is the partner's whole revenue (the drafts just read), measured against the previous
+        # period's final figures: those of the partners with drafts, the only ones growth is asked of
+        # (not every partner's invoices, which a partner's dashboard would read on every view).
+        now = accrual.partner_revenue(drafts)
+        before = accrual.partner_revenue(
+            Invoice.objects.filter(
+                period=str(period.previous()),
+                status=InvoiceStatus.FINALIZED,
+                customer__reseller_id__in={partner_id for partner_id, _currency in now},
+            )
+        )
         prospects += [
             p
             for p in accrual.growth_prospects(period, growth_rules, now, before)

@@ -360,7 +360,7 @@ def test_lifecycle_track_and_what_the_next_tier_needs(world, book, client):
 
 @pytest.mark.django_db
 def test_queries_are_pinned_and_flat_as_customers_grow(world, book, client):
-    urls = [reverse("home"), reverse("home") + "?by=metric"]
+    urls = [reverse("home"), reverse("home") + "?by=metric", reverse("home") + "?growth-sort=name"]
     warm_unread_counts()
     client.force_login(world.admin_a, backend="django.contrib.auth.backends.ModelBackend")
     before = [_queries(client, url) for url in urls]
@@ -390,13 +390,14 @@ def test_queries_are_pinned_and_flat_as_customers_grow(world, book, client):
     client.force_login(world.rep_a, backend="django.contrib.auth.backends.ModelBackend")
     assert _queries(client, urls[0]) == rep_before
     assert after == before
-    # Session, user, membership; the last close, the partner, invoices grouped, the ledger grouped,
-    # statements grouped, the forecast (rules, drafts, their lines, customers' firsts, bonuses earned),
-    # customers counted, the stage history, the tier evaluation, the tiers, the navigation's partner;
-    # the open savings recommendations ("Customers who could pay less"); by metric: the invoice lines
-    # grouped too. A rep: no statements.
-    assert before == [20, 21]
-    assert rep_before == 17  # no statements, and no tier evaluation to read (nor tiers)
+    # Session, user, membership; the last close, the partner with its customers counted, the invoices
+    # (totals, the chart's largest customers, the growth table's first page and movers), the ledger
+    # grouped, statements grouped, the forecast (rules, drafts, their lines, customers' firsts, bonuses
+    # earned), the stage history, the tier evaluation, the tiers, the navigation's partner; the open
+    # savings recommendations ("Customers who could pay less"); by metric: the invoice lines grouped
+    # too; sorted by another column: the growth table's page. A rep: no statements.
+    assert before == [19, 20, 20]
+    assert rep_before == 16  # no statements, and no tier evaluation to read (nor tiers)
 
     # With 22 USD customers: the 8 largest (ties by name), the other 14 together (30.00 each in M1), whose
     # segment drills down to the month's invoices; the growth table pages by ten.
