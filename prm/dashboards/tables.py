@@ -99,7 +99,18 @@ class GrowthPercentColumn(tables.Column):
         return "" if value is None else str(value)
 
 
-class PartnerGrowthTable(tables.Table):
+class PeriodsComparedTable(tables.Table):
+    """A growth table whose two amount columns are headed by the periods they compare ("Sep 2026", "Oct 2026")."""
+
+    def __init__(self, *args, previous_label: str = "", current_label: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        if previous_label:
+            self.columns["previous"].column.verbose_name = previous_label
+        if current_label:
+            self.columns["current"].column.verbose_name = current_label
+
+
+class PartnerGrowthTable(PeriodsComparedTable):
     """The manager dashboard's partners by revenue growth: the last closed period against the one before,
     in the program currency (prm/dashboards/manager.py builds the rows)."""
 
@@ -122,16 +133,8 @@ class PartnerGrowthTable(tables.Table):
         prefix = "growth-"
         empty_text = "No partner has revenue in the last two closed periods yet."
 
-    def __init__(self, *args, previous_label: str = "", current_label: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        # The columns say which periods they compare ("Sep 2026", "Oct 2026").
-        if previous_label:
-            self.columns["previous"].column.verbose_name = previous_label
-        if current_label:
-            self.columns["current"].column.verbose_name = current_label
 
-
-class CustomerGrowthTable(tables.Table):
+class CustomerGrowthTable(PeriodsComparedTable):
     """The partner dashboard's customers by revenue growth: the last closed period against the one before,
     per customer and currency (prm/dashboards/partner.py builds the rows; a rep's are their customers)."""
 
@@ -149,10 +152,3 @@ class CustomerGrowthTable(tables.Table):
         attrs = {"class": "table"}
         prefix = "growth-"
         empty_text = "No customer has revenue in the last two closed periods yet."
-
-    def __init__(self, *args, previous_label: str = "", current_label: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        if previous_label:
-            self.columns["previous"].column.verbose_name = previous_label
-        if current_label:
-            self.columns["current"].column.verbose_name = current_label

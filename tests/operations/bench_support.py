@@ -57,3 +57,12 @@ def run_section(section: str, tmp_path: Path, *, timeout: int) -> dict:
         assert not Path(name).exists()
         assert not configured.exists(), "the configured database was never even opened"
     return result
+
+
+def assert_timings(lines, names: list[str]) -> None:
+    """Each figure is a measured time in ms, in the expected order, with its same-run baseline and ratio."""
+    assert [line.bench for line in lines] == names
+    for line in lines:
+        printed = line.as_dict()
+        assert printed["unit"] == "ms" and printed["database"] == connection.vendor
+        assert printed["value"] > 0 and printed["baseline"] > 0 and printed["ratio"] > 0

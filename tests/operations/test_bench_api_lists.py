@@ -3,12 +3,11 @@ dataset, against a bare authenticated call, in a scratch database (tiny numbers;
 speed, only that the figures are real and the calls were the lists, filled from the data)."""
 
 import pytest
-from django.db import connection
 
 from prm.accounts.models import ApiKey
 from prm.operations.bench import SECTIONS, api_lists
 from prm.operations.bench.api_lists import ROUTES, ApiListSizes, measure
-from tests.operations.bench_support import run_section
+from tests.operations.bench_support import assert_timings, run_section
 
 TINY = ApiListSizes(partners=3, customers=8, dataset_events=800, requests=3, warmup=1)
 BENCHES = [f"api_list_{route}_{role}_p{p}" for route in ROUTES for role in ("manager", "partner") for p in (50, 95)]
@@ -24,11 +23,7 @@ def test_each_list_route_is_measured_against_the_bare_call_with_api_keys():
 
     lines = measure(TINY, log=messages.append)
 
-    assert [line.bench for line in lines] == BENCHES
-    for line in lines:
-        printed = line.as_dict()
-        assert printed["unit"] == "ms" and printed["database"] == connection.vendor
-        assert printed["value"] > 0 and printed["baseline"] > 0 and printed["ratio"] > 0
+    assert_timings(lines, BENCHES)
     by_name = {line.bench: line for line in lines}
     for route in ROUTES:
         for role in ("manager", "partner"):
