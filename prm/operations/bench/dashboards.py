@@ -13,7 +13,10 @@ What is measured, in one run on one database:
   rendered `requests` times each, in interleaved rounds (so drift hits all alike), after `warmup`
   unmeasured rounds. Each render goes through Django's full request handler in this process (the
   test Client: middleware, view, template, response), timed from the call to the complete response:
-  server time without the network. p50 and p95 of each, in milliseconds, one line each
+  server time without the network. Like a web worker (prm/wsgi.py), the process freezes its
+  long-lived objects after its first requests (prm/core/gc_freeze.py), so the full garbage
+  collections it then runs walk what the renders make, not the app and the dataset's leftovers.
+  p50 and p95 of each, in milliseconds, one line each
   (`dashboard_manager_p50`, `dashboard_manager_p95`, … `dashboard_customer_p95`), each against the
   bare page's same percentile.
 
@@ -25,6 +28,7 @@ Isolation: closing periods finalizes every subscription and takes invoice number
 it creates a scratch database beside it, measures there and drops it.
 """
 
+import gc
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
+from prm.core import gc_freeze
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Customer
 from prm.operations.bench.common import BenchError, Context, Line, database_vendor, percentile
@@ -184,13 +189,22 @@ def render_times(people: People, *, requests: int, warmup: int) -> dict[str, lis
         SECURE_SSL_REDIRECT=False,
         STORAGES=storages,
     ):
-        for round_number in range(warmup + requests):
-            for name, client in clients.items():
-                started = time.perf_counter()
-                response = client.get("/")
-                elapsed = (time.perf_counter() - started) * 1000
-                if response.status_code != 200:
-                    raise BenchError(f"The {name} page answered {response.status_code}: no figure to report.")
-                if round_number >= warmup:
-                    timings[name].append(elapsed)
+        gc_freeze.install()  # what a web worker does (prm/wsgi.py)
+        try:
+            _render_rounds(clients, timings, requests=requests, warmup=warmup)
+        finally:
+            gc_freeze.uninstall()
+            gc.unfreeze()  # whatever runs next in this process (the test suite) collects as usual
     return timings
+
+
+def _render_rounds(clients: dict[str, Client], timings: dict[str, list[float]], *, requests: int, warmup: int) -> None:
+    for round_number in range(warmup + requests):
+        for name, client in clients.items():
+            started = time.perf_counter()
+            response = client.get("/")
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise BenchError(f"The {name} page answered {response.status_code}: no figure to report.")
+            if round_number >= warmup:
+                timings[name].append(elapsed)
