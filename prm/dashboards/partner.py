@@ -37,7 +37,7 @@ from prm.dashboards import partner_selectors as figures_of
 from prm.dashboards.charts import chart, drill_urls
 from prm.dashboards.formatting import format_change, format_money, format_number
 from prm.dashboards.tables import CustomerGrowthTable, DatabaseRows
-from prm.incentives.forecast import commission_forecast
+from prm.incentives.forecast import forecast_totals
 from prm.partners.selectors import partner_tier_progress
 
 TOP_CUSTOMERS = 8
@@ -63,7 +63,7 @@ def context(request) -> dict:
     commissions = figures_of.commissions_by_period(user, window.trailing)
     # Statements and payouts are the partner's own money: its admins see them, not its reps.
     statements = figures_of.statement_figures(user, window.trailing) if user.is_partner_admin else None
-    forecast = commission_forecast(user=user, period=window.open)
+    forecast = forecast_totals(user=user, period=window.open)
     by_metric = figures_of.revenue_by_metric(user, window) if stack_by == "metric" else None
     labels = [_month_label(window, period) for period in window.chart]
     return {
@@ -253,7 +253,7 @@ def _kpis(user, partner, window, revenue, commissions, statements, forecast) -> 
         Kpi(
             label=f"Forecast {figures_of.period_label(window.open)}",
             url=_commissions_url() + "#forecast-title",
-            values=_amounts({bucket.currency: bucket.total for bucket in forecast.currencies}, currencies),
+            values=_amounts(forecast.totals, currencies),
             note="if the month closed now",
         ),
     ]

@@ -7,13 +7,24 @@ accelerator) runs over the period's DRAFT invoices; nothing is stored. A partner
 would earn: on its own customers' drafts (a rep: the customers assigned to them) and, for a
 distributor, its override on its resellers' customers' drafts (whose invoices it does not see;
 only its own projected commission on them is shown). Customers see nothing.
+
+The partner dashboard shows only the forecast's totals, on every view, and a partner with 10,000
+customers has as many drafts: reading them all costs about 0.45 ms each. `forecast_totals` keeps
+the totals in the cache under the state of their inputs, so a view between two changes reads them
+and a change is seen on the next view (see its docstring for what counts as a change).
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db.models import Count, Max
+from django.utils import timezone
+
 from prm.billing.models import Invoice, InvoiceStatus
+from prm.core.models import AuditEntry
 from prm.core.periods import BillingPeriod
 from prm.core.tenancy import ScopeKind, scope_of
 from prm.incentives import accrual
@@ -94,3 +105,48 @@ def commission_forecast(*, user, period: BillingPeriod) -> CommissionForecast:
         bucket.entries.append(prospect)
     forecast.currencies = [by_currency[currency] for currency in sorted(by_currency)]
     return forecast
+
+
+# What an input the key below does not see (the commissions catch-up's bonus entries, a customer
+# moved between two partners with as many drafts) may leave a copy stale for at most this long.
+FORECAST_TOTALS_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class ForecastTotals:
+    """The forecast's projected commission per currency, as the dashboards show it."""
+
+    period: str
+    drafts: int
+    totals: dict[str, Decimal]
+    computed_at: datetime
+
+
+def forecast_totals(*, user, period: BillingPeriod) -> ForecastTotals:
+    """`commission_forecast`'s totals for `user`, computed once per state of their inputs.
+
+    The key holds who is asking (their scope), the period, the visible drafts (how many, the
+    newest rating, the newest id: a draft re-rated, added, finalized or removed changes it) and
+    the newest audit entry, since every change to commission rules, tiers, partners, contract
+    changes' approvals and every period close writes one. Two queries when the copy is there.
+    """
+    scope = scope_of(user)
+    drafts, _earns = _drafts(user, period)
+    state = drafts.order_by().aggregate(count=Count("pk"), rated=Max("rated_at"), newest=Max("pk"))
+    configuration = AuditEntry.objects.aggregate(newest=Max("pk"))["newest"]
+    rated = state["rated"].isoformat() if state["rated"] else ""
+    key = (
+        f"prm:forecast-totals:{scope.kind.value}:{scope.partner_id}:{scope.rep_user_id}:{period}:"
+        f"{state['count']}:{rated}:{state['newest']}:{configuration}"
+    )
+    totals = cache.get(key)
+    if totals is None:
+        forecast = commission_forecast(user=user, period=period)
+        totals = ForecastTotals(
+            period=forecast.period,
+            drafts=forecast.drafts,
+            totals={bucket.currency: bucket.total for bucket in forecast.currencies},
+            computed_at=timezone.now(),
+        )
+        cache.set(key, totals, FORECAST_TOTALS_SECONDS)
+    return totals

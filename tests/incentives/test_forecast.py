@@ -4,12 +4,14 @@ each user seeing only what they would earn."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from prm.billing.services import invoice_refresh_draft
 from prm.core.periods import BillingPeriod
-from prm.incentives.forecast import commission_forecast
+from prm.incentives.forecast import commission_forecast, forecast_totals
 from prm.incentives.models import CommissionEntry
 from prm.operations.period_close import period_close
 from tests import factories
@@ -163,3 +165,38 @@ def test_the_ledger_page_shows_the_forecast(world, client, drafts):
 def test_a_period_without_drafts_projects_nothing(world, drafts):
     empty = commission_forecast(user=world.manager, period=drafts["period"].next())
     assert empty.is_empty and empty.drafts == 0
+
+
+def _queries(call) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as queries:
+        result = call()
+    return len(queries), result
+
+
+@pytest.mark.django_db
+def test_the_dashboards_totals_are_the_forecasts_and_kept_until_an_input_changes(world, drafts, send, rule):
+    period = drafts["period"]
+    for user in (world.admin_a, world.rep_a, world.admin_b, world.manager, world.customer_user_a1):
+        totals = forecast_totals(user=user, period=period)
+        forecast = commission_forecast(user=user, period=period)
+        assert (totals.totals, totals.drafts) == (_totals(forecast), forecast.drafts), user.email
+
+    # Kept: the drafts' state and the newest audit entry are all a second view reads.
+    count, kept = _queries(lambda: forecast_totals(user=world.admin_a, period=period))
+    assert count == 2 and kept.totals == {"USD": Decimal("766.90")}
+
+    # A draft re-rated with more usage: the next view computes again. 20 % of 100 more calls at 0.5.
+    send((world.customer_a2.external_id, "api_calls", _in_period(period), {"calls": 200}))
+    invoice_refresh_draft(subscription=world.customer_a2.subscriptions.get(), period=period)
+    count, fresh = _queries(lambda: forecast_totals(user=world.admin_a, period=period))
+    assert count > 2 and fresh.totals == {"USD": Decimal("786.90")}
+    assert fresh.totals == _totals(commission_forecast(user=world.admin_a, period=period))
+
+    # A new rule (a configuration change, in the audit log) is seen on the next view too.
+    rule("revenue_share", code="extra-share", rate="5")
+    changed = forecast_totals(user=world.admin_a, period=period)
+    assert changed.totals == _totals(commission_forecast(user=world.admin_a, period=period))
+    assert changed.totals["USD"] > fresh.totals["USD"]
+
+    # Each scope keeps its own: the rep's copy is not the admin's. 496.90 + 5 % of 1,234.50 = 558.63.
+    assert forecast_totals(user=world.rep_a, period=period).totals == {"USD": Decimal("558.63")}
