@@ -263,13 +263,24 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 # `celery -A prm beat`: periodic catch-ups; billing periods are closed by a person (close_period)
 # once late usage has been dealt with, and that close accrues, states and evaluates tiers.
+# Each entry's options mark its runs as scheduled, for the audit log ("schedule alerts_evaluate_task"):
+# prm.celery.AuditedTask reads this header.
+scheduled_run = {"headers": {"prm_origin": "schedule"}}
 CELERY_BEAT_SCHEDULE = {
-    "commissions-sync": {"task": "prm.operations.tasks.commissions_sync_task", "schedule": 15 * 60},
-    "partner-stages": {"task": "prm.operations.tasks.partner_stages_task", "schedule": 60 * 60},
-    "alerts-evaluate": {"task": "prm.operations.tasks.alerts_evaluate_task", "schedule": 15 * 60},
+    "commissions-sync": {
+        "task": "prm.operations.tasks.commissions_sync_task", "schedule": 15 * 60, "options": scheduled_run,
+    },
+    "partner-stages": {
+        "task": "prm.operations.tasks.partner_stages_task", "schedule": 60 * 60, "options": scheduled_run,
+    },
+    "alerts-evaluate": {
+        "task": "prm.operations.tasks.alerts_evaluate_task", "schedule": 15 * 60, "options": scheduled_run,
+    },
     # Webhook retries (exponential backoff) fall due by the minute.
-    "webhook-deliveries-retry": {"task": "prm.notifications.tasks.webhook_deliveries_retry_task", "schedule": 60},
-}
+    "webhook-deliveries-retry": {
+        "task": "prm.notifications.tasks.webhook_deliveries_retry_task", "schedule": 60, "options": scheduled_run,
+    },
+}  # fmt: skip
 
 # --- Email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PRM portal <portal@localhost>")

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prm.accounts.models import CUSTOMER_ROLES, PARTNER_ROLES, ApiKey, Invitation, Membership, Role, User
+from prm.core.audit import acting_as
 from prm.customers.models import Customer
 from prm.partners.models import Partner
 
@@ -86,9 +87,14 @@ def invitation_create(
         expires_at=timezone.now() + timedelta(days=settings.PRM_INVITATION_TTL_DAYS),
     )
     invitation.full_clean()
-    with transaction.atomic():
-        # A new invitation replaces any still pending for the same address.
-        Invitation.objects.pending().filter(email__iexact=email).update(revoked_at=timezone.now())
+    # The inviter withdraws the earlier invitations too (not whoever sent those), on the page or not.
+    with transaction.atomic(), acting_as(invited_by):
+        # A new invitation replaces any still pending for the same address; saved one by one (there is
+        # rarely more than one) so that each withdrawal is in the audit log.
+        now = timezone.now()
+        for pending in Invitation.objects.pending().filter(email__iexact=email).select_for_update():
+            pending.revoked_at = now
+            pending.save(update_fields=["revoked_at"])
         invitation.save()
         transaction.on_commit(lambda: _invitation_send(invitation, token))
     return invitation, token
@@ -130,21 +136,24 @@ def invitation_for_token(token: str) -> Invitation:
 
 
 def invitation_accept(*, token: str, full_name: str, password: str) -> User:
-    """Create the invited user with their role; the link works once, even under a double submit."""
-    with transaction.atomic():
+    """Create the invited user with their role; the link works once, even under a double submit.
+
+    The new person is the actor of what follows in the audit log (their user, membership, and the
+    invitation accepted): they act through the link, not signed in yet."""
+    user = User(full_name=full_name.strip())
+    with transaction.atomic(), acting_as(user):
         invitation = invitation_for_token(token)
         if User.objects.filter(email__iexact=invitation.email).exists():
             raise InvitationInvalid("An account with this email address already exists. Sign in instead.")
-        user = User(email=invitation.email, full_name=full_name.strip())
+        user.email = invitation.email
         try:
             validate_password(password, user)
         except ValidationError as error:
             raise ValidationError({"password1": error.messages}) from None
-        # Claim the invitation first: the conditional update lets exactly one request win.
-        claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
-            accepted_at=timezone.now()
-        )
-        if not claimed:
+        # Claim the invitation first: a second submit waits on this lock (on SQLite, on the immediate
+        # transaction), then finds it accepted, so exactly one request wins.
+        claimed = Invitation.objects.select_for_update().filter(pk=invitation.pk, accepted_at__isnull=True).first()
+        if claimed is None:
             raise InvitationInvalid("This invitation has already been used. Sign in instead.")
         user.set_password(password)
         user.full_clean(exclude=["password"])
@@ -154,7 +163,9 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
         )
         # The invitation reached this address, so it is verified.
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-        Invitation.objects.filter(pk=invitation.pk).update(accepted_user=user)
+        claimed.accepted_at = timezone.now()
+        claimed.accepted_user = user
+        claimed.save(update_fields=["accepted_at", "accepted_user"])
     return user
 
 
@@ -189,12 +200,18 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_LAST_USED_PRECISION:
+        # update(), not save(): on the request path, and last_used_at is bookkeeping the audit log excludes.
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
 
 
 def api_key_revoke(*, actor: User, api_key: ApiKey) -> None:
+    """Revoke the key (once: revoking a revoked key changes nothing); audited with `actor` as who did it."""
     if api_key.user_id != actor.pk and not actor.is_manager:
         raise PermissionDenied("You may revoke only your own keys.")
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic(), acting_as(actor):
+        active = ApiKey.objects.select_for_update().filter(pk=api_key.pk, revoked_at__isnull=True).first()
+        if active is not None:
+            active.revoked_at = timezone.now()
+            active.save(update_fields=["revoked_at"])

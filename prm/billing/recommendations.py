@@ -238,7 +238,7 @@ def _comparable(subscription: Subscription, invoices: dict[str, dict], periods: 
 def _changes(subscription: Subscription) -> list[SubscriptionChange]:
     """The subscription's changes that count (prefetched without the cancelled ones; one waiting for
     approval, or refused, never moved its terms either)."""
-    return [change for change in subscription.changes.all() if getattr(change, "in_force", True)]
+    return [change for change in subscription.refresh_changes if getattr(change, "in_force", True)]
 
 
 def _history(
@@ -426,7 +426,10 @@ def recommendations_refresh(*, period: BillingPeriod, now: datetime | None = Non
         Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, started_at__lte=periods[0].start)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=now))
         .select_related("customer__reseller", "plan_version__plan")
-        .prefetch_related(Prefetch("changes", queryset=active_changes))
+        # Into a plain list (to_attr): the default prefetch keeps a queryset that points back at
+        # its subscription, a reference cycle that only a full garbage collection frees, so each
+        # batch's subscriptions, customers and plans would pile up until one ran.
+        .prefetch_related(Prefetch("changes", queryset=active_changes, to_attr="refresh_changes"))
         .order_by("pk")
     )
     last_pk = 0

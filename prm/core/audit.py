@@ -11,11 +11,18 @@ always has one. ARCHITECTURE.md allows signals for exactly this cross-cutting co
 
 The acting user comes from the request being served (`AuditContextMiddleware`; a DRF request's
 API-key user included, since DRF sets the user on the underlying request), from `acting_as(user)`
-around work done outside a request (commands, Celery tasks), or else from the row's own "who"
-field (`closed_by`, `decided_by` …).
+around work done for a known person outside a request (`close_period --as`, a service that is told
+its actor), or else from the row's own "who" field (`closed_by`, `decided_by` …).
 
-Writes through `QuerySet.update()` or `bulk_create()` send no signals and are not recorded: audited
-changes go through `save()`.
+Every entry also names its origin, so work no person did is still attributed: "web" or "api" for a
+request, else what `audit_origin()` names around it: "command close_period" (every management
+command, prm/core/commands.py), "task period_close_task" or "schedule alerts_evaluate_task" (every
+Celery task, prm/celery.py).
+
+`QuerySet.update()` and `bulk_create()` send no signals. Audited rows are written with `save()`, or,
+where a save per row would be wrong (set-based writes over many rows), with `audit_update()` and
+`audit_created()` below, which write the same entries in bulk. `QuerySet.delete()` needs nothing:
+Django sends `post_delete` for each row when a receiver is connected.
 """
 
 import json
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete, post_save, pre_save
 
@@ -34,6 +42,12 @@ SECRET_MARK = "(changed)"  # noqa: S105  not a secret: the placeholder for one
 
 _request: ContextVar = ContextVar("prm_audit_request", default=None)
 _actor: ContextVar = ContextVar("prm_audit_actor", default=None)
+_origin: ContextVar = ContextVar("prm_audit_origin", default=None)
+
+ORIGIN_LENGTH = 100  # AuditEntry.origin's max_length
+_UNSET = object()  # "not given", where None is a value
+# Entries (and the rows read for them) per query in the bulk helpers.
+BULK_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,29 @@ def acting_as(user) -> Iterator[None]:
         _actor.reset(token)
 
 
+@contextmanager
+def audit_origin(origin: str) -> Iterator[None]:
+    """Name the non-request work that makes the audited changes inside the block: "command close_period",
+    "task period_close_task", "schedule alerts_evaluate_task". The innermost one wins."""
+    token = _origin.set(origin[:ORIGIN_LENGTH])
+    try:
+        yield
+    finally:
+        _origin.reset(token)
+
+
+def current_origin() -> str:
+    """Where the change comes from: the innermost `audit_origin`, else the request ("web" or "api"), else ""."""
+    origin = _origin.get()
+    if origin:
+        return origin
+    request = _request.get()
+    if request is not None:
+        # Not the path itself: an invitation's link carries its token.
+        return "api" if request.path_info.startswith("/api/") else "web"
+    return ""
+
+
 def current_actor():
     actor = _actor.get()
     if actor is not None:
@@ -197,23 +234,48 @@ def _partner_id(instance, path: str | None):
     return value if isinstance(value, int) else None
 
 
-def _record(instance, spec: Audited, action: str, before: dict, after: dict) -> None:
+def _entry(instance, spec: Audited, action: str, before: dict, after: dict, *, partner_id=_UNSET):
+    """The unsaved entry for one change of `instance` (`partner_id` when the caller read it in bulk)."""
     from prm.core.models import AuditEntry
 
     actor = current_actor()
     actor_id = getattr(actor, "pk", None)
     if actor_id is None and spec.actor_field:
         actor_id = getattr(instance, spec.actor_field, None)
-    AuditEntry.objects.create(
+    return AuditEntry(
         actor_id=actor_id,
+        origin=current_origin(),
         action=action,
         object_type=spec.label,
         object_id=str(instance.pk),
         object_repr=str(instance)[:200],
         before=_json({name: _shown(spec, name, value) for name, value in before.items()}),
         after=_json({name: _shown(spec, name, value) for name, value in after.items()}),
-        partner_id=_partner_id(instance, spec.partner),
+        partner_id=_partner_id(instance, spec.partner) if partner_id is _UNSET else partner_id,
     )
+
+
+def _record(instance, spec: Audited, action: str, before: dict, after: dict) -> None:
+    _entry(instance, spec, action, before, after).save()
+
+
+def _change(model, spec: Audited, before: dict, after: dict) -> tuple[str, dict, dict] | None:
+    """(action, before, after) of the changed fields, or None when there is nothing to record."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    if not changed:
+        return None
+    if spec.decision:
+        decision = model._meta.get_field(spec.decision).attname
+        if decision not in changed:
+            return None
+        action = str(after[decision])
+    else:
+        action = "update"
+    return action, {n: before.get(n) for n in changed}, {n: after[n] for n in changed}
+
+
+def _created(after: dict) -> dict:
+    return {name: value for name, value in after.items() if value not in (None, "")}
 
 
 def _before_save(sender, instance, raw=False, update_fields=None, **kwargs):
@@ -241,19 +303,11 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
     if created or before is None:
         if not created or spec.decision:  # a decision model's creation is not a decision
             return
-        _record(instance, spec, "create", {}, {name: value for name, value in after.items() if value not in (None, "")})
+        _record(instance, spec, "create", {}, _created(after))
         return
-    changed = [name for name in after if before.get(name) != after[name]]
-    if not changed:
-        return
-    if spec.decision:
-        decision = sender._meta.get_field(spec.decision).attname
-        if decision not in changed:
-            return
-        action = str(after[decision])
-    else:
-        action = "update"
-    _record(instance, spec, action, {n: before.get(n) for n in changed}, {n: after[n] for n in changed})
+    change = _change(sender, spec, before, after)
+    if change is not None:
+        _record(instance, spec, *change)
 
 
 def _after_delete(sender, instance, **kwargs):
@@ -262,3 +316,110 @@ def _after_delete(sender, instance, **kwargs):
         return
     before = _snapshot(sender, spec, _instance_values(instance))
     _record(instance, spec, "delete", {name: value for name, value in before.items() if value not in (None, "")}, {})
+
+
+# --- Set-based writes -----------------------------------------------------------------------------
+
+
+def _chunks(items: list, size: int = BULK_BATCH) -> Iterator[list]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def _partner_ids(model, spec: Audited, pks: list) -> dict:
+    """The partner of each row, read in one query per batch (following the path row by row would be N+1)."""
+    if not spec.partner or not pks:
+        return {}
+    if spec.partner == "pk":  # a partner is its own
+        return {pk: pk for pk in pks}
+    lookup = spec.partner.replace(".", "__")
+    found = {}
+    for chunk in _chunks(pks):
+        found.update(model._base_manager.filter(pk__in=chunk).values_list("pk", lookup))
+    return {pk: value if isinstance(value, int) else None for pk, value in found.items()}
+
+
+def _bulk_save(entries: list) -> None:
+    from prm.core.models import AuditEntry
+
+    AuditEntry.objects.bulk_create(entries, batch_size=BULK_BATCH)
+
+
+def audit_created(instances, *, unless_recorded: bool = False) -> int:
+    """Record the creation of rows written with `bulk_create()` (which sends no signals), in bulk.
+
+    `instances`: saved rows of one model (with their primary keys), e.g. what `bulk_create` returned,
+    or a queryset reading them back. `unless_recorded`: skip rows that already have their "create" entry,
+    for `bulk_create(ignore_conflicts=True)`, whose rows must be read back and may include a racing
+    call's (committed with its entries, so READ COMMITTED sees both). Returns the entries written.
+    """
+    from prm.core.models import AuditEntry
+
+    rows = [row for row in instances if type(row) in _specs and not _specs[type(row)].decision]
+    if not rows:
+        return 0
+    model = type(rows[0])
+    if any(type(row) is not model for row in rows):
+        raise ValueError("audit_created() takes the rows of one model at a time.")
+    spec = _specs[model]
+    if unless_recorded:
+        recorded = set()
+        for chunk in _chunks([str(row.pk) for row in rows]):
+            recorded.update(
+                AuditEntry.objects.filter(object_type=spec.label, action="create", object_id__in=chunk).values_list(
+                    "object_id", flat=True
+                )
+            )
+        rows = [row for row in rows if str(row.pk) not in recorded]
+    partners = _partner_ids(model, spec, [row.pk for row in rows])
+    entries = [
+        _entry(
+            row,
+            spec,
+            "create",
+            {},
+            _created(_snapshot(model, spec, _instance_values(row))),
+            partner_id=partners.get(row.pk),
+        )
+        for row in rows
+    ]
+    _bulk_save(entries)
+    return len(entries)
+
+
+def audit_update(queryset, **values) -> int:
+    """`queryset.update(**values)`, audited: one entry per row that changed, as a `save()` would write.
+
+    For set-based writes to an audited model. The rows are locked and read first, updated (still
+    under the queryset's own conditions, so a conditional update keeps its meaning), read again,
+    and their entries written in bulk. Returns the number of rows updated, like `update()`.
+    """
+    model = queryset.model
+    spec = _specs[model]
+    names = [field.attname for field in _fields(model, spec)]
+    with transaction.atomic(using=queryset.db):
+        # Locking this table's rows only: the queryset's joins may be outer joins, which PostgreSQL cannot lock.
+        rows = list(queryset.select_for_update(of=("self",)))
+        if not rows:
+            return 0
+        pks = [row.pk for row in rows]
+        updated = 0
+        after: dict = {}
+        for chunk in _chunks(pks):
+            updated += queryset.filter(pk__in=chunk).update(**values)
+            for written in model._base_manager.filter(pk__in=chunk).values("pk", *names):
+                after[written.pop("pk")] = written
+        changes = []
+        for row in rows:
+            before = _snapshot(model, spec, _instance_values(row))
+            written = after.get(row.pk)
+            if written is None:
+                continue
+            for name, value in written.items():  # the entry's text and actor field as they are now
+                setattr(row, name, value)
+            change = _change(model, spec, before, _snapshot(model, spec, written))
+            if change is not None:
+                changes.append((row, change))
+        partners = _partner_ids(model, spec, [row.pk for row, _ in changes])
+        _bulk_save([_entry(row, spec, *change, partner_id=partners.get(row.pk)) for row, change in changes])
+    return updated

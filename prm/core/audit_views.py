@@ -30,6 +30,8 @@ class AuditEntryFilterSet(django_filters.FilterSet):
         choices=sorted((spec.label, spec.label) for spec in AUDITED), label="Model"
     )
     object_id = django_filters.CharFilter(label="Object id")
+    # "command", "schedule", "task period_close_task" …: the start of the origin.
+    origin = django_filters.CharFilter(lookup_expr="istartswith", label="Origin (web, api, command, task, schedule)")
     action = django_filters.CharFilter(lookup_expr="iexact", label="Action")
     partner = django_filters.NumberFilter(field_name="partner_id", label="Partner id")
     date_from = django_filters.DateFilter(field_name="at", lookup_expr="date__gte", label="From date (YYYY-MM-DD)")
@@ -37,18 +39,19 @@ class AuditEntryFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AuditEntry
-        fields = ["actor", "object_type", "object_id", "action", "partner", "date_from", "date_to"]
+        fields = ["actor", "origin", "object_type", "object_id", "action", "partner", "date_from", "date_to"]
 
 
 class AuditEntryTable(tables.Table):
     at = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When (UTC)")
     actor = tables.Column(verbose_name="Who", order_by="actor__email", default="system")
+    origin = tables.Column(verbose_name="Origin", default="—")
     object_repr = tables.Column(verbose_name="Object")
     changes = tables.Column(accessor="pk", orderable=False, verbose_name="Before → after")
 
     class Meta:
         model = AuditEntry
-        fields = ("at", "actor", "action", "object_type", "object_id", "object_repr", "changes")
+        fields = ("at", "actor", "origin", "action", "object_type", "object_id", "object_repr", "changes")
         order_by = ("-at",)
         attrs = {"class": "table"}
 
@@ -93,7 +96,8 @@ class AuditEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry
         fields = [
-            "id", "at", "actor", "action", "object_type", "object_id", "object_repr", "before", "after", "partner_id",
+            "id", "at", "actor", "origin", "action", "object_type", "object_id", "object_repr", "before", "after",
+            "partner_id",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -39,6 +39,11 @@ class AuditEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
     )
+    # Where the change came from, so work no person did still names its source: "web", "api",
+    # "command close_period", "task period_close_task", "schedule alerts_evaluate_task".
+    origin = models.CharField(
+        max_length=100, blank=True, help_text="web, api, command <name>, task <name> or schedule <name>"
+    )
     action = models.CharField(max_length=40, help_text="create, update, delete, or a decision such as approved")
     object_type = models.CharField(max_length=100, help_text="The model's label, e.g. plans.Plan")
     object_id = models.CharField(max_length=64)

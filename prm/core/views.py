@@ -17,7 +17,7 @@ from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse
 from django.views.generic import CreateView, DetailView, UpdateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
+from django_tables2 import LazyPaginator, RequestConfig, SingleTableMixin
 
 from prm.core.exports import table_csv_response
 
@@ -50,7 +50,9 @@ class ObjectListView(ScopedQuerysetMixin, SingleTableMixin, FilterView):
         if request.GET.get("export") == "csv":
             filterset = self.get_filterset(self.get_filterset_class())
             queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else self.get_queryset()
-            table = self.get_table_class()(queryset, request=request)
+            table = self.get_table_class()(queryset)
+            # The request's sort, but no pagination: a paginator would count every row for nothing.
+            RequestConfig(request, paginate=False).configure(table)
             return table_csv_response(table, self.get_title())
         return super().get(request, *args, **kwargs)
 
@@ -60,6 +62,8 @@ class ObjectListView(ScopedQuerysetMixin, SingleTableMixin, FilterView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["title"] = self.get_title()
+        # A list too long to count on every page (events) paginates lazily and shows no total.
+        context["uncounted"] = isinstance(getattr(context.get("table"), "paginator", None), LazyPaginator)
         context["create_url_name"] = self.create_url_name if self.can_create() else None
         query = self.request.GET.copy()
         query.pop("page", None)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 
 from prm.billing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from prm.core.models import ClosedBillingPeriod
@@ -153,9 +153,15 @@ def load_invoice_facts(invoices, *, drafts: bool = False) -> list[InvoiceFacts]:
         .select_related(
             "customer__reseller__tier", "customer__reseller__parent__tier", "plan_version__plan", "subscription"
         )
-        .prefetch_related(Prefetch("lines", queryset=InvoiceLine.objects.select_related("metric").order_by("position")))
         .order_by("period", "pk")
     )
+    # Read apart, not prefetched: a prefetch points each line back at its invoice, a reference
+    # cycle only a full garbage collection frees, so a period close's batches (invoices, lines,
+    # customers, partners, plans) would pile up until one ran.
+    lines: dict[int, list[InvoiceLine]] = defaultdict(list)
+    ordered = InvoiceLine.objects.filter(invoice_id__in=ids).select_related("metric").order_by("invoice_id", "position")
+    for line in ordered:
+        lines[line.invoice_id].append(line)
     customer_ids = {row.customer_id for row in rows}
 
     def earliest(status):
@@ -181,7 +187,7 @@ def load_invoice_facts(invoices, *, drafts: bool = False) -> list[InvoiceFacts]:
         facts.append(
             InvoiceFacts(
                 invoice=row,
-                lines=list(row.lines.all()),
+                lines=lines[row.pk],
                 customer_start=BillingPeriod.containing(customer["started"]) if customer["started"] else None,
                 first_invoice=first,
                 bonuses_earned=bonuses.get(row.customer_id, frozenset()),

@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from prm.accounts.models import Membership, Role, User
 from prm.billing.models import Invoice, InvoiceStatus
+from prm.core.audit import audit_created
 from prm.core.locks import billing_periods_lock
 from prm.core.models import ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
@@ -327,9 +328,10 @@ def _ensure_catalogue() -> dict[str, list[_Offer]]:
     """The demo's tiers (when there are none), metrics and plans; the offers built on them, by use
     case, the base currency's repeated so that it is drawn BASE_CURRENCY_WEIGHT times as often."""
     if not Tier.objects.exists():
-        Tier.objects.bulk_create(
+        tiers = Tier.objects.bulk_create(
             Tier(code=entry["fields"]["code"], **tier_fixture_values(entry["fields"])) for entry in load_tier_fixture()
         )
+        audit_created(tiers)  # bulk_create sends no signals
     metric_fixture = load_metric_fixture()
     metrics = {}
     for entry in metric_fixture["metrics"]:
@@ -381,7 +383,7 @@ def _create_partners(count: int, rng: random.Random) -> list[int]:
         )
         for number in range(1, count + 1)
     ]
-    Partner.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    audit_created(Partner.objects.bulk_create(rows, batch_size=BULK_BATCH))  # bulk_create sends no signals
     return list(generated_partners().order_by("pk").values_list("pk", flat=True))
 
 

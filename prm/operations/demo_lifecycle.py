@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from prm.core.audit import audit_update
 from prm.partners.models import (
     ApplicationComment,
     ApplicationStatus,
@@ -120,6 +121,7 @@ def seed_applications(*, actor, now: datetime) -> int:
     if not PartnerApplication.objects.filter(website=REJECTED["fields"]["website"]).exists():
         application = _submitted(REJECTED, actor=actor, now=now)
         partner_application_reject(actor=actor, application=application, reason=REJECTED["reason"])
+        # Backdating, not a decision: the audit log has the rejection itself (only status is audited here).
         PartnerApplication.objects.filter(pk=application.pk).update(
             decided_at=now - timedelta(days=REJECTED["decided_days_ago"])
         )
@@ -135,7 +137,7 @@ def _submitted(entry: dict, *, actor, now: datetime) -> PartnerApplication:
     with transaction.atomic():
         application = partner_application_submit(**entry["fields"])
         received_at = now - timedelta(days=entry["days_ago"])
-        PartnerApplication.objects.filter(pk=application.pk).update(created_at=received_at)
+        PartnerApplication.objects.filter(pk=application.pk).update(created_at=received_at)  # backdating, as above
         for hours, text in enumerate(entry["comments"], start=3):
             comment = partner_application_comment(actor=actor, application=application, text=text)
             ApplicationComment.objects.filter(pk=comment.pk).update(created_at=received_at + timedelta(hours=hours))
@@ -249,8 +251,10 @@ def seed_target_markets(*, actor, partner_configs: list[dict] | None = None) -> 
         for config in partner_configs:
             if "industry" in config:
                 place = {"industry": config["industry"], "region": config.get("region", "")}
-                Partner.objects.filter(website_domain=config["website_domain"]).exclude(**place).update(
-                    **place, updated_at=timezone.now()
+                audit_update(
+                    Partner.objects.filter(website_domain=config["website_domain"]).exclude(**place),
+                    **place,
+                    updated_at=timezone.now(),
                 )
         made = 0
         for industry, region, goal_partners, goal_consumption, notes in TARGET_MARKETS:

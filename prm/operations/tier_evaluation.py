@@ -37,6 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from prm.billing.models import Invoice, InvoiceStatus
+from prm.core.audit import audit_update
 from prm.core.models import ClosedBillingPeriod
 from prm.core.money import money_string, plain_decimal, round_money
 from prm.core.periods import BillingPeriod
@@ -290,10 +291,10 @@ def _propose(partner: Partner, period: BillingPeriod, evidence: dict, proposed: 
         if not created:  # another run made it meanwhile
             summary.already_evaluated += 1
             return
-        # Its figures are newer than those of an earlier proposal still waiting for a decision.
-        summary.superseded += TierEvaluation.objects.filter(
-            partner=partner, status=EvaluationStatus.PROPOSED, period__lt=str(period)
-        ).update(
+        # Its figures are newer than those of an earlier proposal still waiting for a decision;
+        # dismissing that is a decision, so the update is audited.
+        summary.superseded += audit_update(
+            TierEvaluation.objects.filter(partner=partner, status=EvaluationStatus.PROPOSED, period__lt=str(period)),
             status=EvaluationStatus.DISMISSED,
             decided_at=timezone.now(),
             note=f"Superseded by the {period} evaluation.",

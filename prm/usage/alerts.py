@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from prm.core.audit import audit_created
 from prm.core.money import plain_decimal
 from prm.customers.models import Customer, Subscription, SubscriptionStatus
 from prm.customers.services import effective_commitment
@@ -41,6 +42,8 @@ from prm.usage.models import PERCENT_BASES, Alert, AlertBasis, AlertMeasure, Ale
 # Every subscription with a commitment gets a spend rule at each of these percentages of it.
 DEFAULT_COMMITMENT_PERCENTS = (80, 100)
 DEFAULT_KEY_PREFIX = "commitment-"
+# Subscriptions given their defaults per transaction (and per IN list read back).
+DEFAULTS_BATCH = 500
 BASELINE_DAYS_RANGE = (3, 90)
 MAX_K = Decimal(100)
 
@@ -214,32 +217,41 @@ def commitment_now(subscription: Subscription, now: datetime, changes=None, vers
 def alert_rules_ensure_defaults(*, now: datetime | None = None) -> int:
     """Give every running subscription with a commitment its default spend rules (80 % and 100 % of
     the commitment), once: a subscription that has them (switched off or changed included) is left
-    alone, and the unique constraint makes racing calls create them once. Returns how many were made."""
+    alone, and the unique constraint makes racing calls create them once. Returns how many this call made."""
     now = now or timezone.now()
     has_defaults = AlertRule.objects.filter(subscription=OuterRef("pk"), default_key__startswith=DEFAULT_KEY_PREFIX)
-    missing = (
+    missing = list(
         Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=now))
         .filter(Q(commitment__gt=0) | Q(commitment__isnull=True, plan_version__minimum_commitment__gt=0))
         .filter(~Exists(has_defaults))
         .values_list("pk", "customer_id")
     )
-    rules = [
-        AlertRule(
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            measure=AlertMeasure.SPEND,
-            basis=AlertBasis.PERCENT_OF_COMMITMENT,
-            threshold=Decimal(percent),
-            default_key=f"{DEFAULT_KEY_PREFIX}{percent}",
-        )
-        for subscription_id, customer_id in missing
-        for percent in DEFAULT_COMMITMENT_PERCENTS
-    ]
-    if not rules:
-        return 0
-    AlertRule.objects.bulk_create(rules, ignore_conflicts=True)
-    return len(rules)
+    made = 0
+    for start in range(0, len(missing), DEFAULTS_BATCH):
+        chunk = missing[start : start + DEFAULTS_BATCH]
+        rules = [
+            AlertRule(
+                customer_id=customer_id,
+                subscription_id=subscription_id,
+                measure=AlertMeasure.SPEND,
+                basis=AlertBasis.PERCENT_OF_COMMITMENT,
+                threshold=Decimal(percent),
+                default_key=f"{DEFAULT_KEY_PREFIX}{percent}",
+            )
+            for subscription_id, customer_id in chunk
+            for percent in DEFAULT_COMMITMENT_PERCENTS
+        ]
+        with transaction.atomic():
+            AlertRule.objects.bulk_create(rules, ignore_conflicts=True)
+            # ignore_conflicts gives the rows no ids: read them back for the audit log, whose entries
+            # say who made them (a racing call made and recorded some: those are skipped).
+            made_now = AlertRule.objects.filter(
+                subscription_id__in=[subscription_id for subscription_id, _customer_id in chunk],
+                default_key__startswith=DEFAULT_KEY_PREFIX,
+            ).select_related("customer", "subscription", "metric")
+            made += audit_created(made_now, unless_recorded=True)
+    return made
 
 
 # --- alerts ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from prm.accounts.models import ApiKey
 from prm.core.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from prm.core.money import plain_decimal
+from prm.core.pagination import CursorOrderingFilter, CursorPagination
 from prm.core.serializers import ScopedRelatedFieldsMixin, ServiceSerializerMixin, call_service
 from prm.customers.models import Customer, Subscription
 from prm.plans.models import Metric
@@ -123,11 +125,25 @@ _INGEST_RESULT = inline_serializer(
 class EventsView(IngestPermissionMixin, generics.ListAPIView):
     """`POST`: one usage event — CloudEvents structured (`application/cloudevents+json`) or
     binary (`ce-*` headers), a CloudEvents batch (`application/cloudevents-batch+json`), or
-    Lago's `{"event": {...}}` (`application/json`). `GET`: the stored events in your scope."""
+    Lago's `{"event": {...}}` (`application/json`). `GET`: the stored events in your scope, the
+    most recently received first (`?ordering=id`: the oldest first), read page by page with a
+    cursor: follow `next` and `previous` (there is no `count`; `?page_size=` up to 500)."""
 
     serializer_class = UsageEventSerializer
     filterset_class = EventFilterSet
     parser_classes = []  # the body is read raw: exact decimals, and a size limit while reading
+    # Events are the one unbounded table (10M+ rows): a page-number page counts every visible row
+    # first, and its OFFSET reads every row before the page. A cursor does neither. It pages by
+    # the id, not by (-timestamp, -id): the id is unique (no ties to break, so no DRF offset),
+    # never changes, grows with each insert (the newest received first), and the primary key's
+    # index serves both directions. No index leads with the timestamp (the BRIN index cannot give
+    # an order, and another B-tree would be paid on every insert), so the timestamp order would
+    # sort every visible event per page. A client wanting a time window filters on it
+    # (`timestamp_after`, `timestamp_before`); an event sent late for an old time is still seen
+    # by a client that pages on, which in the timestamp order would land among pages already read.
+    pagination_class = CursorPagination
+    filter_backends = [DjangoFilterBackend, CursorOrderingFilter]
+    ordering_fields = ["id"]
 
     def get_queryset(self):
         return UsageEvent.objects.visible_to(self.request.user).select_related("customer", "metric")

@@ -24,6 +24,7 @@ from prm.customers.models import Customer, Subscription
 from prm.plans.models import Aggregation, Metric
 from prm.usage.models import EventStatus, QuarantinedEvent, QuarantineReason, QuarantineStatus, UsageEvent
 from prm.usage.parsing import MAX_ID_LENGTH, IncomingEvent, parse_quantity
+from prm.usage.partitioning import event_keys_claim, events_partitioned
 from prm.usage.rollups import CountedEvent, db_datetime, rollups_add
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -204,6 +205,9 @@ _PER_EVENT_TYPES = (
 )  # fmt: skip
 _SHARED_COLUMNS = ("format", "received_at", "sent_by_id", "api_key_id", "status")
 _CONFLICT = " ON CONFLICT (source, event_id) DO NOTHING RETURNING id, source, event_id"
+# A partitioned table's unique key includes the partition key (prm/usage/partitioning.py); its
+# keys were claimed in the key table first, so this conflict is only a safety net.
+_CONFLICT_PARTITIONED = ' ON CONFLICT (source, event_id, "timestamp") DO NOTHING RETURNING id, source, event_id'
 
 
 def _insert_sql_values(count: int) -> str:
@@ -215,7 +219,7 @@ def _insert_sql_values(count: int) -> str:
     )
 
 
-def _insert_sql_arrays() -> str:
+def _insert_sql_arrays(conflict: str = _CONFLICT) -> str:
     """PostgreSQL: one fixed statement taking a column per array parameter. Its text never
     changes, so the driver and the server reuse its plan; a VALUES list of 14,000 placeholders
     cost more to prepare than to run. %b sends the arrays in binary."""
@@ -225,7 +229,7 @@ def _insert_sql_arrays() -> str:
     shared = ", ".join(["%b"] * len(_SHARED_COLUMNS))
     return (
         f"INSERT INTO {UsageEvent._meta.db_table} ({', '.join(per_event + list(_SHARED_COLUMNS))}) "
-        f"SELECT {selected}, {shared} FROM unnest({arrays}) AS incoming({', '.join(per_event)})" + _CONFLICT
+        f"SELECT {selected}, {shared} FROM unnest({arrays}) AS incoming({', '.join(per_event)})" + conflict
     )
 
 
@@ -269,10 +273,18 @@ def _store(rows: list[_Row], result: IngestResult, *, actor, api_key, now) -> No
     encode = DjangoJSONEncoder(separators=(",", ":")).encode
     adapt_time = connection.ops.adapt_datetimefield_value
     postgresql = connection.vendor == "postgresql"
+    # Partitioned: the key table keeps (source, id) once; only the events whose key is new are stored.
+    partitioned = postgresql and events_partitioned()
+    conflict = _CONFLICT_PARTITIONED if partitioned else _CONFLICT
     stored: dict[tuple[str, str], int] = {}
     with connection.cursor() as django_cursor:
         cursor = _binary_cursor(django_cursor) if postgresql else django_cursor
         for chunk in _chunks(ordered):
+            if partitioned:
+                new = event_keys_claim([(row.event.source, row.event.event_id) for row in chunk], cursor)
+                chunk = [row for row in chunk if (row.event.source, row.event.event_id) in new]
+                if not chunk:
+                    continue
             if postgresql:
                 columns = [
                     [row.event.source for row in chunk],
@@ -287,7 +299,7 @@ def _store(rows: list[_Row], result: IngestResult, *, actor, api_key, now) -> No
                 ]
                 shared = [chunk[0].event.format, received_at, sent_by_id, api_key_id, EventStatus.ACTIVE]
                 # The shared values come first in the statement text (SELECT …, then FROM unnest(…)).
-                cursor.execute(_insert_sql_arrays(), shared + columns)
+                cursor.execute(_insert_sql_arrays(conflict), shared + columns)
             else:
                 values = []
                 for row in chunk:

@@ -84,6 +84,24 @@ class UsageEvent(models.Model):
         return reverse("usage_event_detail", args=[self.pk])
 
 
+class UsageEventKey(models.Model):
+    """The deduplication key of every stored event, once, forever, when the events table is
+    partitioned by month (prm/usage/partitioning.py); empty and unused otherwise.
+
+    A unique key on a partitioned table must include the partition key, so there the events'
+    own unique key is (source, event_id, timestamp) and would take the same id twice at two
+    times. This small unpartitioned table keeps "(source, id) once" exact: ingestion inserts
+    the keys here first and stores only the events whose key was new.
+    """
+
+    pk = models.CompositePrimaryKey("source", "event_id")
+    source = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255)
+
+    def __str__(self):
+        return f"{self.source}/{self.event_id}"
+
+
 class AmendmentAction(models.TextChoices):
     VOID = "void", "Voided"
     REPLACE = "replace", "Replaced"
@@ -108,6 +126,13 @@ class UsageAmendment(models.Model):
 
     class Meta:
         ordering = ["-amended_at"]
+        constraints = [
+            # An event is replaced once. Also said by the events' `usage_event_replaced_once`, which
+            # a partitioned events table can only keep with the time in it (not exact any more).
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(action="replace"), name="usage_amendment_replaced_once"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_action_display()} event {self.event_id}: {self.reason}"

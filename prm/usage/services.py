@@ -22,6 +22,7 @@ from prm.usage.models import (
     UsageEvent,
 )
 from prm.usage.parsing import IncomingEvent, parse_time, reparse
+from prm.usage.partitioning import event_keys_claim, events_partitioned
 from prm.usage.rollups import hour_of, rollups_rebuild
 
 
@@ -101,9 +102,13 @@ def event_replace(
             )
         if value is not None and event.metric.field and event.metric.aggregation != "count":
             correction.data[event.metric.field] = value
+        key = ("prm:amendment", f"replaces:{event.pk}")
+        # A partitioned events table keeps its keys in the key table (prm/usage/partitioning.py).
+        if events_partitioned() and not event_keys_claim([key]):
+            raise ValidationError({"status": "This event was replaced already."})
         replacement = UsageEvent.objects.create(
-            source="prm:amendment",
-            event_id=f"replaces:{event.pk}",
+            source=key[0],
+            event_id=key[1],
             customer_id=event.customer_id,
             metric=event.metric,
             subscription_external_id=event.subscription_external_id,

@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views import View
 from django.views.decorators.http import require_POST
+from django_tables2 import LazyPaginator
 
 from prm.core.views import ObjectCreateView, ObjectDetailView, ObjectEditView, ObjectListView, add_errors
 from prm.usage import alerts, services
@@ -22,11 +23,20 @@ from prm.usage.uploads import usage_csv_upload
 
 
 class UsageEventListView(ObjectListView):
+    """The most recently received first, like the API (`prm/usage/api.py`): the primary key's index
+    serves that order, where the time order sorts every visible event per page (the list's
+    `Timestamp` column still sorts by time when clicked). Pages are not counted (LazyPaginator):
+    a COUNT reads every visible event, of a table with millions."""
+
     model = UsageEvent
     table_class = UsageEventTable
     filterset_class = EventFilterSet
     select_related = ("customer", "metric")
     title = "Usage events"
+    table_pagination = {**ObjectListView.table_pagination, "paginator_class": LazyPaginator}
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("-pk")
 
 
 class UsageEventDetailView(ObjectDetailView):

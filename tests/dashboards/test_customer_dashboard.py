@@ -296,7 +296,7 @@ def test_a_customer_never_sees_another_customers_data(world, dataset, client):
     # A1's drill-down URL, opened by A2, lists nothing (the event list is scoped too).
     a1_url = _page(client, world.customer_user_a1).context["live"][0]["lines"][0]["usage_url"]
     _page(client, world.customer_user_a2)
-    assert client.get(a1_url).context["table"].paginator.count == 0
+    assert list(client.get(a1_url).context["table"].page.object_list) == []  # events are not counted: the page
 
 
 def test_a_customer_without_subscriptions_gets_a_calm_page(world, clock, client):

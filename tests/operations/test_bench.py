@@ -2,15 +2,19 @@
 live server (small numbers; no assertion on speed, only that the figures are real and consistent)."""
 
 import json
+import os
+import subprocess
+import sys
 from io import StringIO
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
 from prm.accounts.models import ApiKey
-from prm.operations.bench import SECTIONS, common, ingest
+from prm.operations.bench import SECTIONS, api_lists, common, dashboards, ingest
 from prm.operations.bench.common import BenchError, Line, percentile, rounded
 from prm.usage.models import UsageEvent
 
@@ -139,3 +143,41 @@ def test_ingest_end_to_end_against_a_live_server(transactional_db, live_server):
     assert not ApiKey.objects.filter(user__email=ingest.USER_EMAIL, revoked_at__isnull=True).exists()
     assert not [name for name in connection.introspection.table_names() if name.startswith("bench_scratch_")]
     assert "events of run" in err.getvalue()
+
+
+def test_without_section_names_the_command_runs_every_section_in_order(tmp_path):
+    """`manage.py bench` alone, as an operator runs it: every section, in SECTIONS order, each line
+    printed (in a subprocess on a SQLite file of its own, with tiny sizes)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "SQLITE_PATH": str(tmp_path / "bench.sqlite3")}
+    env.pop("DATABASE_URL", None)  # ingest writes to the configured database: never a shared one
+    manage = [sys.executable, "manage.py"]
+    tiny = ["--events", "200", "--single", "5", "--clients", "1", "--workers", "1"]
+    tiny += ["--partners", "2", "--customers", "6", "--dataset-events", "600"]
+
+    def run(*arguments):
+        done = subprocess.run(  # noqa: S603  our own interpreter and command
+            [*manage, *arguments], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    run("migrate", "--verbosity", "0")
+    done = run("bench", *tiny)
+
+    lines = [json.loads(text) for text in done.stdout.splitlines()]
+    section_of = dict.fromkeys(INGEST_BENCHES, "ingest")
+    section_of |= dict.fromkeys(["rating_customers", "rating_invoice_lines", "close_peak_memory"], "rating")
+    section_of |= {f"dashboard_{name}_p{p}": "dashboards" for name in dashboards.DASHBOARDS for p in (50, 95)}
+    section_of |= {
+        f"api_list_{route}_{role}_p{p}": "api_lists"
+        for route in api_lists.ROUTES
+        for role in ("manager", "partner")
+        for p in (50, 95)
+    }
+    assert sorted(line["bench"] for line in lines) == sorted(section_of)
+    sections = [section_of[line["bench"]] for line in lines]
+    assert sorted(set(sections), key=sections.index) == list(SECTIONS)
+    assert sections == sorted(sections, key=list(SECTIONS).index)  # each section's lines together, in order
+    for line in lines:
+        assert set(line) == LINE_KEYS and line["value"] > 0 and line["baseline"] > 0
+        assert line["database"] == "sqlite"

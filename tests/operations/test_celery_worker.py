@@ -27,9 +27,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from prm.billing.models import Invoice, InvoiceStatus
-from prm.core.models import ClosedBillingPeriod
+from prm.core.models import AuditEntry, ClosedBillingPeriod
 from prm.customers.services import subscription_create
-from prm.operations.tasks import period_close_task
+from prm.operations.tasks import alerts_evaluate_task, period_close_task
 from prm.plans.services import metric_create, plan_create
 from prm.usage.ingest import events_ingest
 from prm.usage.parsing import cloudevent
@@ -235,6 +235,18 @@ def _october_usage(world) -> None:
     assert events_ingest([cloudevent(0, event)], actor=manager).accepted == 1
 
 
+def _committed_from_november(world) -> None:
+    """A subscription with a commitment, after October (so not in its close): alerts give it default rules."""
+    committed = plan_create(
+        actor=world.manager, code="committed", name="Committed", currency="USD",
+        charges=[{"model": "flat", "amount": "10"}], minimum_commitment="100",
+    )  # fmt: skip
+    subscription_create(
+        actor=world.manager, plan=committed, customer=world.customer_a2, external_id="sub_a2_committed",
+        started_at=_at("2026-11-01T00:00:00"),
+    )  # fmt: skip
+
+
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
@@ -261,11 +273,22 @@ def test_a_real_worker_closes_a_period_sent_through_redis(worker_database, world
     assert invoices["sub_a1_api"].total == Decimal("12.34")
     assert invoices["sub_b1_flat"].total == Decimal("35.48")
     assert ClosedBillingPeriod.objects.filter(period=OCTOBER).exists()
+    # The worker's audit entries name the task they came from.
+    closed = AuditEntry.objects.get(object_type="core.ClosedBillingPeriod")
+    assert (closed.origin, closed.actor) == ("task period_close_task", None)
+
+    # Sent as beat sends it (the schedule entry's options): the worker reads the header and says "schedule".
+    _committed_from_november(world)
+    scheduled = alerts_evaluate_task.apply_async(**settings.CELERY_BEAT_SCHEDULE["alerts-evaluate"]["options"])
+    _wait_for(scheduled, worker)
+    made = AuditEntry.objects.filter(object_type="usage.AlertRule", action="create")
+    assert sorted(made.values_list("origin", flat=True)) == ["schedule alerts_evaluate_task"] * 2
 
     worker.stop()
     assert worker.returncode == 0, worker.log()  # a clean, warm shutdown
     assert f"Task prm.operations.tasks.period_close_task[{result.id}] succeeded" in worker.log()
     result.forget()
+    scheduled.forget()
 
 
 def test_the_worker_uses_the_test_database_url():

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from prm.billing.models import Invoice, InvoiceStatus
-from prm.core.models import ClosedBillingPeriod
+from prm.core.models import AuditEntry, ClosedBillingPeriod
 from prm.core.periods import BillingPeriod
 from prm.customers.models import Customer, Subscription
 from prm.operations import dataset
@@ -18,7 +18,7 @@ from prm.operations.dataset import DatasetError, generate_dataset
 from prm.operations.demo import demo_fixtures_dir, load_metric_fixture
 from prm.operations.demo_plans import load_plan_fixture, plan_variants
 from prm.operations.period_close import period_close
-from prm.partners.models import Partner
+from prm.partners.models import Partner, Tier
 from prm.usage.models import UsageDistinctKey, UsageEvent, UsageRollup
 from prm.usage.rollups import hour_of
 from tests import factories
@@ -229,5 +229,13 @@ def test_the_command_prints_one_line_and_refuses_a_second_run():
     assert printed.startswith("Generated dataset (seed 3): 2 partners, 5 customers, 5 subscriptions, 250 events")
     assert "250 / 250 events" in err.getvalue()
     assert generated_events().count() == 250
+    # The partners (and tiers) it bulk-creates are in the audit log, attributed to the command.
+    made = AuditEntry.objects.filter(object_type="partners.Partner", action="create")
+    assert sorted(made.values_list("partner_id", "origin")) == [
+        (pk, "command generate_dataset")
+        for pk in dataset.generated_partners().order_by("pk").values_list("pk", flat=True)
+    ]
+    tiers = AuditEntry.objects.filter(object_type="partners.Tier", action="create", origin="command generate_dataset")
+    assert tiers.count() == Tier.objects.count() > 0
     with pytest.raises(CommandError, match="--replace"):
         call_command("generate_dataset", "--partners", "2", "--customers", "5", "--events", "250", stdout=StringIO())

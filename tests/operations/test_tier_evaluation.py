@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from prm.billing.models import Invoice
 from prm.billing.services import credit_note_create, invoice_void
+from prm.core.models import AuditEntry
 from prm.core.periods import BillingPeriod
 from prm.customers.services import subscription_create
 from prm.operations.period_close import period_close
@@ -229,6 +230,10 @@ def test_a_newer_evaluation_supersedes_an_undecided_one(world, program):
     september.refresh_from_db()
     assert summary.superseded == 1  # B's; A stayed Registered in September (2000 + 500.50 EUR < 4000)
     assert (september.status, september.note) == ("dismissed", "Superseded by the 2026-10 evaluation.")
+    # A decision, so it is in the audit log although it is written set-based.
+    [dismissed] = AuditEntry.objects.filter(object_type="partners.TierEvaluation", object_id=str(september.pk))
+    assert (dismissed.action, dismissed.partner_id) == ("dismissed", world.partner_b.pk)
+    assert dismissed.before["status"] == "proposed" and dismissed.after["note"] == september.note
 
 
 def test_confirm_moves_the_partner_and_keeps_the_history(world, program):

@@ -1,25 +1,46 @@
-"""Bench section `rating`: closing a billing period, against one plain SQL aggregate of its usage.
+"""Bench section `rating`: closing a billing period, against one plain SQL aggregate of its usage;
+and the peak memory of a close, against a close of a fraction of the customers.
 
 What is measured, in one run on one database:
 - a dataset from `generate_dataset` (`--partners`, `--customers`, `--dataset-events`; small by
-  default so the section takes about a minute on two cores), its usage over the last full month
-  and the current month so far;
-- `period_close` of the last full month, which rates every subscription from the hourly rollups
-  and finalizes its invoice → customers/s and invoice lines/s;
-- the baseline: one `SELECT customer_id, metric_id, SUM(event_count), SUM(value_sum),
+  default so the section takes a minute or two on two cores), its usage over the last four full
+  months and the current month so far, with the demo's commission program and reference exchange
+  rates (so a close accrues commissions and gathers statements, as in production); the four
+  months are then closed in order, each by the whole `period_close`;
+- `period_close` of the first month, which rates every subscription from the hourly rollups and
+  finalizes its invoice → customers/s and invoice lines/s (`rating_customers`,
+  `rating_invoice_lines`);
+- their baseline: one `SELECT customer_id, metric_id, SUM(event_count), SUM(value_sum),
   MAX(value_max) FROM <rollups> WHERE <hour in the period> GROUP BY customer_id, metric_id`,
   every row fetched (the best of three runs: what the database itself can do) → customers
-  covered/s and customer·metric rows/s.
+  covered/s and customer·metric rows/s;
+- `close_peak_memory` (MiB): the peak of Python's heap while closing the third month, with every
+  customer, against the same peak while closing the fourth, with a share of them; a ratio near 1
+  means the close's memory is flat in the number of customers (it works in batches of
+  `period_close.BATCH_SIZE` subscriptions).
+
+How the memory is measured: `tracemalloc`'s peak of the memory allocated during the close (what
+was there before it does not count), after a full garbage collection. tracemalloc slows every
+allocation, so it runs only around those two closes, never around the timed one. The timed close
+comes first and the second month is closed plainly, so both measured closes find the process
+warm (modules imported, caches filled) and do the same kinds of work: the recommendations step
+needs three closed months and runs in both. Before the fourth month is closed, the subscriptions
+of all but a share of the customers (a tenth, evenly spread over them, but never fewer than one
+batch of subscriptions: a close smaller than a batch would hold less for that reason alone) are
+ended at its start, as churned customers' are; their usage that month is left unbilled. Memory
+that libpq holds outside Python (a result set before psycopg converts it) is not counted.
 
 Isolation: a period close finalizes every subscription of the database and takes invoice
 numbers, which have no gaps, so the section never runs on the configured database. It creates a
 scratch database beside it (PostgreSQL: `prm_bench_<hex>` on the same server; SQLite: a file
 `prm_bench_<hex>.sqlite3` in the same directory), migrates it, measures there and drops it. Each
-run therefore closes a period of a fresh dataset: real work, never the no-op of a re-run.
+run therefore closes periods of a fresh dataset: real work, never the no-op of a re-run.
 """
 
+import gc
 import secrets
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,27 +50,38 @@ from pathlib import Path
 from django.db import connection
 from django.utils import timezone
 
+from prm.accounts.models import Membership, Role, User
 from prm.billing.models import InvoiceLine, InvoiceStatus
 from prm.core.periods import BillingPeriod
+from prm.customers.models import Subscription, SubscriptionStatus
+from prm.operations import period_close as closing
 from prm.operations.bench.common import BenchError, Context, Line, database_vendor
 from prm.operations.dataset import DatasetError, generate_dataset
-from prm.operations.period_close import active_subscriptions, period_close
+from prm.operations.demo import demo_fixtures_dir
+from prm.operations.demo_incentives import seed_commission_rules
+from prm.operations.period_close import PeriodCloseSummary, active_subscriptions, period_close
+from prm.partners.services import exchange_rates_load
 from prm.usage.models import UsageRollup
 from prm.usage.rollups import db_datetime
 
 BASELINE_RUNS = 3
 FETCH_ROWS = 5_000
+MONTHS = 4  # timed, closed plainly, measured with every customer, measured with a share
+MIB = 1024 * 1024
+MANAGER_EMAIL = "rating-manager@bench.invalid"
 
 
 @dataclass(frozen=True)
 class RatingSizes:
-    """The dataset the section closes a period of. The defaults take about a minute on two cores;
-    the command's flags (Context fields of the same names) go bigger."""
+    """The dataset the section closes the months of. The defaults take a minute or two on two
+    cores; the command's flags (Context fields of the same names) go bigger."""
 
     partners: int = 100
     customers: int = 1_000
     dataset_events: int = 400_000
-    months: int = 1
+    months: int = MONTHS
+    # The memory baseline closes a period of one customer in `share`.
+    share: int = 10
     seed: int = 1
 
     @classmethod
@@ -78,15 +110,20 @@ def run(context: Context) -> Iterator[Line]:
 
 
 def measure(sizes: RatingSizes, *, log, now: datetime | None = None) -> list[Line]:
-    """Generate the dataset, time the baseline and the close, in the current database."""
-    if sizes.months < 1:
-        raise BenchError("The rating bench closes the last full month: its dataset needs months >= 1.")
+    """Generate the dataset, then close its months in order: the first timed against the baseline
+    aggregate, the second plainly, the last two measured for memory (module docstring)."""
+    if sizes.months < MONTHS or sizes.share < 2:
+        raise BenchError(f"The rating bench closes {MONTHS} months (months >= {MONTHS}) and a share of 2 or more.")
     database = database_vendor()
     now = now or timezone.now()
-    period = BillingPeriod.containing(now).previous()
+    periods = [BillingPeriod.containing(now).previous()]
+    while len(periods) < sizes.months:
+        periods.append(periods[-1].previous())
+    periods.reverse()
+    timed, *plain, everyone, share = periods
     log(
         f"bench rating: generating {sizes.partners} partners, {sizes.customers} customers, "
-        f"{sizes.dataset_events} events on {database}"
+        f"{sizes.dataset_events} events over {sizes.months} months on {database}"
     )
     try:
         dataset = generate_dataset(
@@ -99,36 +136,88 @@ def measure(sizes: RatingSizes, *, log, now: datetime | None = None) -> list[Lin
             progress=log,
         )
     except DatasetError as error:
-        raise BenchError(f"The rating bench needs a new dataset with an open period: {error}") from error
+        raise BenchError(f"The rating bench needs a new dataset with open periods: {error}") from error
     log(f"bench rating: {dataset}")
+    # The demo's program in force from the first month, its rates for revenue in every currency.
+    manager = User.objects.create_user(MANAGER_EMAIL, None, full_name="Bench rating manager")
+    Membership.objects.create(user=manager, role=Role.MANAGER)
+    seed_commission_rules(actor=manager, since=timed, now=now)
+    exchange_rates_load(demo_fixtures_dir() / "exchange_rates.json")
 
-    expected = active_subscriptions(period).count()
-    aggregate = plain_aggregate(period)
+    aggregate = plain_aggregate(timed)
     log(
-        f"bench rating: baseline aggregate of {period}: {aggregate.rows} customer·metric rows for "
+        f"bench rating: baseline aggregate of {timed}: {aggregate.rows} customer·metric rows for "
         f"{aggregate.customers} customers in {aggregate.seconds:.3f} s"
     )
     if not aggregate.rows:
-        raise BenchError(f"The dataset has no usage in {period}: nothing to compare the close with.")
-
-    log(f"bench rating: closing {period} ({expected} subscriptions)")
+        raise BenchError(f"The dataset has no usage in {timed}: nothing to compare the close with.")
     started = time.perf_counter()
-    closed = period_close(period=period)
+    closed = _close(timed, log=log)
     seconds = time.perf_counter() - started
-    log(f"bench rating: {closed} ({seconds:.1f} s)")
-    if closed.finalized != expected or closed.already_final:
-        raise BenchError(
-            f"The close finalized {closed.finalized} invoices of {expected} subscriptions "
-            f"({closed.already_final} already final): not the work the figures would claim."
-        )
-    lines = InvoiceLine.objects.filter(invoice__period=str(period), invoice__status=InvoiceStatus.FINALIZED).count()
+    log(f"bench rating: closed {timed} in {seconds:.1f} s")
+    lines = InvoiceLine.objects.filter(invoice__period=str(timed), invoice__status=InvoiceStatus.FINALIZED).count()
+
+    for period in plain:
+        _close(period, log=log)
+    full_peak = close_peak(everyone, log=log)
+    share_keep(share, sizes.share)
+    share_peak = close_peak(share, log=log)
     # The baseline's customers/s are the customers its rows cover; its lines/s, customer·metric rows.
     customers_baseline = aggregate.customers / aggregate.seconds
     lines_baseline = aggregate.rows / aggregate.seconds
     return [
         Line("rating_customers", closed.finalized / seconds, "customers/s", customers_baseline, database),
         Line("rating_invoice_lines", lines / seconds, "invoice lines/s", lines_baseline, database),
+        Line("close_peak_memory", full_peak / MIB, "MiB", share_peak / MIB, database),
     ]
+
+
+def _close(period: BillingPeriod, *, log) -> PeriodCloseSummary:
+    """`period_close`, refused unless it finalized every subscription of the period just now."""
+    expected = active_subscriptions(period).count()
+    log(f"bench rating: closing {period} ({expected} subscriptions)")
+    closed = period_close(period=period)
+    log(f"bench rating: {closed}")
+    if closed.finalized != expected or closed.already_final:
+        raise BenchError(
+            f"The close of {period} finalized {closed.finalized} invoices of {expected} subscriptions "
+            f"({closed.already_final} already final): not the work the figures would claim."
+        )
+    return closed
+
+
+def close_peak(period: BillingPeriod, *, log) -> int:
+    """The peak of Python's heap, in bytes, allocated while closing `period` (module docstring)."""
+    gc.collect()
+    tracing = tracemalloc.is_tracing()  # already (python -X tracemalloc): measure within it
+    if not tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        closed = _close(period, log=log)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    log(f"bench rating: peak memory closing {period}: {peak / MIB:.1f} MiB for {closed.subscriptions} subscriptions")
+    return peak
+
+
+def share_keep(period: BillingPeriod, share: int) -> int:
+    """End, at the start of `period`, the subscriptions of all but one customer in `share` (never
+    fewer than one close batch), evenly spread; returns how many stay active in it."""
+    subscriptions = list(active_subscriptions(period).order_by("pk").values_list("pk", flat=True))
+    keep = min(len(subscriptions), max(-(-len(subscriptions) // share), closing.BATCH_SIZE))
+    step = len(subscriptions) / keep if keep else 1
+    kept = {subscriptions[int(index * step)] for index in range(keep)}
+    ending = [pk for pk in subscriptions if pk not in kept]
+    for start in range(0, len(ending), closing.BATCH_SIZE):
+        # Bulk, past the services, like the dataset itself: these customers churned, nobody is told.
+        Subscription.objects.filter(pk__in=ending[start : start + closing.BATCH_SIZE]).update(
+            ended_at=period.start, status=SubscriptionStatus.ENDED
+        )
+    return len(kept)
 
 
 def plain_aggregate(period: BillingPeriod) -> Aggregate:

@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from prm.accounts.models import User
 from prm.accounts.services import api_key_create
+from prm.core.commands import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create an API key acting as a user; the key is printed on the last line (shown only once)."
 
     def add_arguments(self, parser):

@@ -2,12 +2,13 @@ import signal
 import sys
 import threading
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from prm.core.commands import AuditedCommand
 from prm.operations.bench import SECTIONS, BenchError, Context
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Measure the portal against baselines taken in the same run; one JSON object per line on stdout, "
         "progress on stderr. Sections: " + ", ".join(SECTIONS) + " (all when none is named)."

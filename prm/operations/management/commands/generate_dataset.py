@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from prm.core.commands import AuditedCommand
 from prm.operations.dataset import DatasetError, generate_dataset
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Generate a large, deterministic dataset (partners, customers, subscriptions, usage events and their "
         "rollups) in bulk, for measuring the portal at scale. Generated rows are prefixed gen-; a database holds "

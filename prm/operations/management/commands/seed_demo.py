@@ -1,10 +1,10 @@
-from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
+from prm.core.commands import AuditedCommand
 from prm.operations.demo import DEMO_PASSWORD, seed_demo
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Load the demo data (tiers, partners, customers, metrics, six months of usage, plans and "
         "subscriptions, demo logins). Safe to run again: existing rows are left as they are and only "
