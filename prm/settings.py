@@ -222,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "prm.core.renderers.BrowsableAPIRenderer",
     ],
     # Errors are JSON: {"field": ["message"]} for invalid input, {"detail": "…"} otherwise.
     "EXCEPTION_HANDLER": "prm.core.errors.api_exception_handler",

@@ -56,6 +56,7 @@ from prm.partners.models import Partner, Stage, Tier
 from prm.partners.services import tier_fixture_values
 from prm.plans.models import Aggregation, Metric, Plan, PlanVersion
 from prm.usage.models import EventFormat, EventStatus, UsageDistinctKey, UsageEvent, UsageRollup
+from prm.usage.partitioning import events_partitioned
 
 PREFIX = "gen-"
 DOMAIN = "dataset.invalid"
@@ -202,6 +203,13 @@ def generate_dataset(
     log = progress or _stderr
     if partners < 1 or customers < 1 or events < 0 or months < 0:
         raise DatasetError("partners and customers must be at least 1; events and months at least 0.")
+    if events_partitioned():
+        # COPY writes the events straight into their table, past the key table that keeps
+        # (source, id) once on a partitioned one: a later copy of such an event would be taken.
+        raise DatasetError(
+            "The events table is partitioned (manage.py partition_events): generate datasets in a scratch "
+            "database, whose events table is not."
+        )
     workers = _workers(workers)
     started = time.perf_counter()
     start, end = dataset_window(now or timezone.now(), months)

@@ -343,3 +343,12 @@ def test_negative_months_ahead_is_refused_naming_the_option(october_events):
     with pytest.raises(CommandError, match="ahead: the number of months ahead cannot be negative"):
         partition_events("--ahead", "-1")
     assert not is_partitioned()
+
+
+@postgresql_only
+def test_generate_dataset_refuses_a_partitioned_table(october_events):
+    from prm.operations.dataset import DatasetError, generate_dataset
+
+    partition_events()
+    with pytest.raises(DatasetError, match="partitioned"):
+        generate_dataset(partners=1, customers=1, events=10, months=1)

@@ -22,9 +22,9 @@ class Command(AuditedCommand):
             "--url", help="Measure this running server (it must use the same database) instead of starting gunicorn."
         )
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers when the bench starts it (2).")
-        # 1 by default: on a 2-core machine a second client thread did not raise events/s (the server
-        # and the database already use both cores) and doubled every batch's latency.
-        # Metering pipelines send concurrently; two clients keep both gunicorn workers busy.
+        # 2 by default: metering pipelines send concurrently, and two clients keep both gunicorn
+        # workers busy. On a 2-core machine a second client hardly raises events/s (the server and
+        # the database already use both cores) and lengthens every batch's latency.
         parser.add_argument("--clients", type=int, default=2, help="Client threads sending the batches (2).")
         parser.add_argument("--partners", type=int, default=100, help="rating: partners of the dataset (100).")
         parser.add_argument("--customers", type=int, default=1000, help="rating: customers, one subscription each.")
